@@ -1,0 +1,51 @@
+# wakeword: `make demo` and `make test` set everything up themselves (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+BIN       := $(VENV)/bin
+STAMP     := $(VENV)/.wakeword-installed
+PHRASE    ?= hey computer
+DEVICES   ?= 24
+DEMO_DIR  ?= runs/demo
+PYTEST_ARGS ?=
+
+.PHONY: help setup system-deps test lint demo bench clean lock
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: system-deps $(STAMP)  ## install Debian packages, .venv and pinned Python packages (idempotent)
+
+system-deps:
+	@scripts/system-deps.sh
+
+# Reinstalls only when the lock or the package metadata changed.
+$(STAMP): requirements.lock setup.cfg pyproject.toml
+	@set -e; \
+	if [ ! -x $(BIN)/python ]; then \
+	  py=$$(scripts/find-python.sh); echo "wakeword setup: creating $(VENV) with $$py"; \
+	  "$$py" -m venv $(VENV); \
+	fi; \
+	echo "wakeword setup: installing pinned Python packages (requirements.lock) into $(VENV)"; \
+	$(BIN)/python -m pip install -q --disable-pip-version-check "$$(grep '^pip==' requirements.lock)"; \
+	$(BIN)/python -m pip install -q --no-deps -r requirements.lock; \
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .; \
+	touch $(STAMP); \
+	echo "wakeword setup: done ($$(du -sh $(VENV) | cut -f1) in $(VENV))"
+
+lint: setup  ## ruff (lint + import order)
+	$(BIN)/ruff check .
+
+test: setup lint  ## set up, lint, run the test suite (slow tests: make test PYTEST_ARGS="-m slow")
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: setup  ## set up, then run the main job on a small default fleet
+	$(BIN)/wakeword demo --out $(DEMO_DIR) --phrase "$(PHRASE)" --devices $(DEVICES)
+
+lock:  ## regenerate requirements.lock from requirements.in
+	scripts/lock.sh
+
+clean:  ## remove the virtual environment, caches and generated runs
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache build *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,102 @@
+"""Offline speech synthesis with espeak-ng and flite (Debian packages installed by ``make setup``).
+
+Each call runs the engine in a subprocess, reads its WAV output and returns 16 kHz mono float32.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from wakeword.audio import load_audio
+from wakeword.constants import SAMPLE_RATE
+from wakeword.errors import AudioError, ParameterError, WakewordError
+
+__all__ = ["ENGINES", "SynthesisError", "Voice", "synthesize"]
+
+ENGINES = ("espeak-ng", "flite")
+FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
+
+
+class SynthesisError(WakewordError):
+    """The speech engine is missing, failed, or produced no audio for the text."""
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One synthetic speaker."""
+
+    engine: str = "espeak-ng"  # "espeak-ng" or "flite"
+    name: str = "en-us"  # espeak-ng voice[+variant] (e.g. "en-gb+f3") or a flite voice ("slt")
+    rate: int = 160  # words per minute (espeak-ng only; flite uses its own rate)
+    pitch: int = 50  # 0-99 (espeak-ng only)
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ParameterError(f"engine must be one of {ENGINES}, got {self.engine!r}")
+        if self.engine == "flite" and self.name not in FLITE_VOICES:
+            raise ParameterError(f"flite voice must be one of {FLITE_VOICES}, got {self.name!r}")
+        if not 80 <= self.rate <= 450:
+            raise ParameterError(f"rate must be 80-450 words per minute, got {self.rate}")
+        if not 0 <= self.pitch <= 99:
+            raise ParameterError(f"pitch must be 0-99, got {self.pitch}")
+
+    def command(self, text: str, out: Path) -> list[str]:
+        """The engine's command line that writes ``text`` as a WAV file to ``out``."""
+        if self.engine == "espeak-ng":
+            return [
+                "espeak-ng", "-v", self.name, "-s", str(self.rate), "-p", str(self.pitch),
+                "-w", str(out), "--", text,
+            ]
+        return ["flite", "-voice", self.name, "-t", text, "-o", str(out)]
+
+
+def synthesize(text: str, *, voice: Voice | None = None, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Speak ``text`` with an offline engine.
+
+    Parameters
+    ----------
+    text : str
+        English text.
+    voice : Voice, optional
+        Engine and speaker; default espeak-ng ``en-us``.
+    sample_rate : int
+        Output sample rate in Hz.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)], float32, ``sample_rate`` Hz
+
+    Raises
+    ------
+    SynthesisError
+        The engine is not installed or fails, or the text synthesizes to silence or nothing.
+    """
+    voice = voice if voice is not None else Voice()
+    if not text or not text.strip():
+        raise SynthesisError("empty text: give the words to speak")
+    if shutil.which(voice.engine) is None:
+        raise SynthesisError(f"{voice.engine} is not installed: run `make setup` (Debian package {voice.engine})")
+    with tempfile.TemporaryDirectory(prefix="wakeword-tts-") as tmp:
+        out = Path(tmp) / "speech.wav"
+        proc = subprocess.run(
+            voice.command(text, out), capture_output=True, text=True, timeout=60, check=False
+        )
+        if proc.returncode != 0 or not out.exists():
+            detail = (proc.stderr or proc.stdout).strip().splitlines()
+            raise SynthesisError(
+                f"{voice.engine} failed on {text!r} with voice {voice.name!r}: "
+                f"{detail[0] if detail else f'exit code {proc.returncode}'}"
+            )
+        try:
+            return load_audio(out, sample_rate=sample_rate)
+        except AudioError as exc:
+            raise SynthesisError(
+                f"{text!r} synthesizes to no usable audio with {voice.engine} ({exc.problem}); "
+                "use words the engine can pronounce"
+            ) from None

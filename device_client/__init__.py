@@ -1,0 +1,1 @@
+"""A phone: its local store of recordings, its local data pipeline and its microphone."""

@@ -1,0 +1,1 @@
+"""Federated training with TensorFlow Federated: the only package that imports it."""

@@ -1,0 +1,72 @@
+"""The log-mel frontend as a Keras layer (TensorFlow ``tf.signal`` ops, TFLite builtins only).
+
+Same computation as :func:`wakeword.features.log_mel_librosa`; the window and mel matrix are
+constants computed once in NumPy and baked into the graph, so a converted TFLite model takes raw
+audio and needs nothing else on the device.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from wakeword.features import DEFAULT_FEATURES, FeatureConfig, analysis_window, mel_filterbank
+
+__all__ = ["LogMelFrontend", "log_mel_tf"]
+
+
+@tf.keras.utils.register_keras_serializable(package="wakeword")
+class LogMelFrontend(tf.keras.layers.Layer):
+    """Raw audio to log-mel features, inside the model graph.
+
+    Input: ``(batch, samples)`` float32 audio at ``config.sample_rate``.
+    Output: ``(batch, config.num_frames(samples), config.n_mels)`` float32.
+
+    Ops: frame (strided slice), multiply, RFFT, real/imag, matmul, log: all TFLite builtins.
+    """
+
+    def __init__(self, config: FeatureConfig | None = None, **kwargs) -> None:
+        kwargs.setdefault("trainable", False)
+        super().__init__(**kwargs)
+        self.config = config if config is not None else DEFAULT_FEATURES
+        self._window = tf.constant(analysis_window(self.config), dtype=tf.float32)
+        self._mel = tf.constant(mel_filterbank(self.config), dtype=tf.float32)
+
+    def call(self, audio: tf.Tensor) -> tf.Tensor:
+        cfg = self.config
+        frames = tf.signal.frame(audio, cfg.n_fft, cfg.hop_length, axis=-1)  # (b, t, n_fft)
+        spectrum = tf.signal.rfft(frames * self._window, fft_length=[cfg.n_fft])  # (b, t, n_freqs)
+        power = tf.math.square(tf.math.real(spectrum)) + tf.math.square(tf.math.imag(spectrum))
+        mel = tf.tensordot(power, self._mel, axes=1)  # (b, t, n_mels)
+        return tf.math.log(mel + cfg.log_floor)
+
+    def compute_output_shape(self, input_shape):
+        samples = input_shape[-1]
+        frames = None if samples is None else self.config.num_frames(int(samples))
+        return tf.TensorShape([*input_shape[:-1], frames, self.config.n_mels])
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "config": self.config.to_dict()}
+
+    @classmethod
+    def from_config(cls, config: dict) -> LogMelFrontend:
+        config = dict(config)
+        features = FeatureConfig.from_dict(config.pop("config"))
+        return cls(features, **config)
+
+
+def log_mel_tf(y: np.ndarray, *, config: FeatureConfig = DEFAULT_FEATURES) -> np.ndarray:
+    """Run :class:`LogMelFrontend` eagerly on NumPy audio.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (batch, n)], float, already validated
+    config : FeatureConfig
+
+    Returns
+    -------
+    np.ndarray [shape=(frames, n_mels) or (batch, frames, n_mels)], float32
+    """
+    batch = np.atleast_2d(np.asarray(y, dtype=np.float32))
+    out = LogMelFrontend(config)(tf.constant(batch)).numpy()
+    return out[0] if np.ndim(y) == 1 else out
