@@ -81,7 +81,9 @@ def synthesize(text: str, *, voice: Voice | None = None, sample_rate: int = SAMP
     if not text or not text.strip():
         raise SynthesisError("empty text: give the words to speak")
     if shutil.which(voice.engine) is None:
-        raise SynthesisError(f"{voice.engine} is not installed: run `make setup` (Debian package {voice.engine})")
+        raise SynthesisError(
+            f"{voice.engine} is not installed: run `make setup` (Debian package {voice.engine})"
+        )
     with tempfile.TemporaryDirectory(prefix="wakeword-tts-") as tmp:
         out = Path(tmp) / "speech.wav"
         proc = subprocess.run(

@@ -6,15 +6,15 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from data_tools.shared_data import shared_speech_dir  # noqa: E402
-from data_tools.tts import Voice, synthesize  # noqa: E402
-from wakeword.audio import write_wav  # noqa: E402
-from wakeword.constants import SAMPLE_RATE  # noqa: E402
+from data_tools.shared_data import shared_speech_dir
+from data_tools.tts import Voice, synthesize
+from wakeword.audio import write_wav
+from wakeword.constants import SAMPLE_RATE
 
 
 @pytest.fixture
@@ -48,7 +48,9 @@ def shared_speech() -> Path:
     return path
 
 
-def tone(freq_hz: float, seconds: float, *, amplitude: float = 0.5, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def tone(
+    freq_hz: float, seconds: float, *, amplitude: float = 0.5, sample_rate: int = SAMPLE_RATE
+) -> np.ndarray:
     """A sine tone, float32."""
-    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    t = np.arange(round(seconds * sample_rate)) / sample_rate
     return (amplitude * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)

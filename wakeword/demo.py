@@ -127,4 +127,7 @@ def _check_tflite_frontend(config: DemoConfig, clip: Path) -> dict:
     interpreter.invoke()
     out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
     diff = float(np.max(np.abs(out - model(window[None]).numpy())))
-    return {"tflite frontend": f"{path} ({len(flatbuffer) / 1024:.0f} KB)", "tflite max |tflite - keras|": f"{diff:.1e}"}
+    return {
+        "tflite frontend": f"{path} ({len(flatbuffer) / 1024:.0f} KB)",
+        "tflite max |tflite - keras|": f"{diff:.1e}",
+    }

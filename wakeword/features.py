@@ -79,12 +79,12 @@ class FeatureConfig:
     @property
     def window_length(self) -> int:
         """Analysis window length in samples."""
-        return int(round(self.window_ms * self.sample_rate / 1000))
+        return round(self.window_ms * self.sample_rate / 1000)
 
     @property
     def hop_length(self) -> int:
         """Frame step in samples."""
-        return int(round(self.hop_ms * self.sample_rate / 1000))
+        return round(self.hop_ms * self.sample_rate / 1000)
 
     @property
     def n_freqs(self) -> int:

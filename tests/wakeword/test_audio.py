@@ -73,12 +73,12 @@ def test_resample_keeps_duration():
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(AudioReadError, match="nope.wav: no such file"):
+    with pytest.raises(AudioReadError, match=r"nope.wav: no such file"):
         load_audio(tmp_path / "nope.wav")
 
 
 def test_folder_is_not_a_file(tmp_path):
-    with pytest.raises(AudioReadError, match="is a folder"):
+    with pytest.raises(AudioReadError, match=r"is a folder"):
         load_audio(tmp_path)
 
 
@@ -92,14 +92,14 @@ def test_corrupt_file(tmp_path, rng):
 def test_truncated_wav_header(tmp_path, phrase_wav):
     path = tmp_path / "truncated.wav"
     path.write_bytes(phrase_wav.read_bytes()[:20])
-    with pytest.raises(AudioReadError, match="truncated.wav"):
+    with pytest.raises(AudioReadError, match=r"truncated.wav"):
         load_audio(path)
 
 
 def test_empty_wav(tmp_path):
     path = tmp_path / "empty.wav"
     sf.write(str(path), np.zeros(0, np.float32), SAMPLE_RATE)
-    with pytest.raises(AudioTooShortError, match="empty.wav: empty audio"):
+    with pytest.raises(AudioTooShortError, match=r"empty.wav: empty audio"):
         load_audio(path)
 
 
@@ -112,7 +112,7 @@ def test_too_short(tmp_path):
 
 def test_all_silent(tmp_path):
     path = write_wav(tmp_path / "silent.wav", np.zeros(SAMPLE_RATE, np.float32))
-    with pytest.raises(AudioSilentError, match="silent.wav: all silent"):
+    with pytest.raises(AudioSilentError, match=r"silent.wav: all silent"):
         load_audio(path)
     assert load_audio(path, allow_silent=True).size == SAMPLE_RATE
 
@@ -122,13 +122,13 @@ def test_nan_and_inf_samples(tmp_path):
     y[100], y[200] = np.nan, np.inf
     path = tmp_path / "nan.wav"
     sf.write(str(path), y, SAMPLE_RATE, subtype="FLOAT")
-    with pytest.raises(AudioNonFiniteError, match="nan.wav: 2 NaN or infinite samples"):
+    with pytest.raises(AudioNonFiniteError, match=r"nan.wav: 2 NaN or infinite samples"):
         load_audio(path)
 
 
 @pytest.mark.parametrize("bad", [np.zeros((2, 3, 4)), np.array(["a", "b"]), np.zeros(8, complex)])
 def test_wrong_shape_or_type(bad):
-    with pytest.raises(AudioShapeError, match="<array>"):
+    with pytest.raises(AudioShapeError, match=r"<array>"):
         validate_audio(bad, min_seconds=0, allow_silent=True)
 
 
@@ -156,7 +156,7 @@ def test_failed_write_keeps_the_old_file(tmp_path):
 
 
 def test_write_into_missing_folder(tmp_path):
-    with pytest.raises(WriteError, match="missing/x.wav: cannot write: folder does not exist"):
+    with pytest.raises(WriteError, match=r"missing/x.wav: cannot write: folder does not exist"):
         write_wav(tmp_path / "missing" / "x.wav", tone(440.0, 0.2))
 
 

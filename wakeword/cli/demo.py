@@ -12,7 +12,9 @@ HELP = "run the whole pipeline on a small default fleet"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)"
+    )
     parser.add_argument("--phrase", default="hey computer", help="wake phrase (default 'hey computer')")
     parser.add_argument("--devices", type=int, default=24, help="phones in the simulated fleet (default 24)")
 
