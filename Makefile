@@ -22,15 +22,15 @@ system-deps:
 
 # Reinstalls only when the lock or the package metadata changed.
 $(STAMP): requirements.lock setup.cfg pyproject.toml
-	@set -e; \
+	@set -eo pipefail; quiet() { "$$@" 2>&1 | { grep -v "^WARNING: Location '.*' is ignored" || true; }; }; \
 	if [ ! -x $(BIN)/python ]; then \
 	  py=$$(scripts/find-python.sh); echo "wakeword setup: creating $(VENV) with $$py"; \
 	  "$$py" -m venv $(VENV); \
 	fi; \
 	echo "wakeword setup: installing pinned Python packages (requirements.lock) into $(VENV)"; \
-	$(BIN)/python -m pip install -q --disable-pip-version-check "$$(grep '^pip==' requirements.lock)"; \
-	$(BIN)/python -m pip install -q --no-deps -r requirements.lock; \
-	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .; \
+	quiet $(BIN)/python -m pip install -q --disable-pip-version-check "$$(grep '^pip==' requirements.lock)"; \
+	quiet $(BIN)/python -m pip install -q --no-deps -r requirements.lock; \
+	quiet $(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .; \
 	touch $(STAMP); \
 	echo "wakeword setup: done ($$(du -sh $(VENV) | cut -f1) in $(VENV))"
 
