@@ -36,6 +36,7 @@ $(STAMP): requirements.lock setup.cfg pyproject.toml
 
 lint: setup  ## ruff (lint + import order)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: setup lint  ## set up, lint, run the test suite (slow tests: make test PYTEST_ARGS="-m slow")
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -50,8 +50,17 @@ class Voice:
         """The engine's command line that writes ``text`` as a WAV file to ``out``."""
         if self.engine == "espeak-ng":
             return [
-                "espeak-ng", "-v", self.name, "-s", str(self.rate), "-p", str(self.pitch),
-                "-w", str(out), "--", text,
+                "espeak-ng",
+                "-v",
+                self.name,
+                "-s",
+                str(self.rate),
+                "-p",
+                str(self.pitch),
+                "-w",
+                str(out),
+                "--",
+                text,
             ]
         return ["flite", "-voice", self.name, "-t", text, "-o", str(out)]
 

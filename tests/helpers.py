@@ -20,7 +20,12 @@ def run_wakeword(*args: str, timeout: float = 300, cwd=None) -> Result:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run(
         [sys.executable, "-m", "wakeword", *map(str, args)],
-        capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env, check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=env,
+        check=False,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 

@@ -67,7 +67,10 @@ def test_installed_versions_match_the_lock():
 def test_tff_imports_with_the_pinned_tensorflow():
     out = subprocess.run(
         [sys.executable, "-c", VERSIONS],
-        capture_output=True, text=True, check=True, env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": ""},
     )
     assert out.stdout.split() == ["0.87.0", "2.14.1"]
 

@@ -24,7 +24,15 @@ from wakeword.errors import (
 )
 from wakeword.fileio import atomic_write
 
-__all__ = ["load_audio", "resample", "to_mono", "validate_audio", "write_wav"]
+__all__ = [
+    "load_audio",
+    "resample",
+    "speech_bounds",
+    "to_mono",
+    "trim_silence",
+    "validate_audio",
+    "write_wav",
+]
 
 
 def to_mono(y: np.ndarray, *, source: str = "<array>") -> np.ndarray:
@@ -114,9 +122,7 @@ def validate_audio(
         raise AudioNonFiniteError(source, f"{bad} NaN or infinite samples", "the file is damaged")
     seconds = y.size / sample_rate
     if seconds < min_seconds:
-        raise AudioTooShortError(
-            source, f"too short: {seconds:.3f} s, need at least {min_seconds:g} s"
-        )
+        raise AudioTooShortError(source, f"too short: {seconds:.3f} s, need at least {min_seconds:g} s")
     if not allow_silent and float(np.max(np.abs(y))) < SILENCE_PEAK:
         raise AudioSilentError(
             source,
@@ -182,7 +188,7 @@ def load_audio(
 
 
 def write_wav(
-    path: str | os.PathLike, y: np.ndarray, *, sample_rate: int = SAMPLE_RATE
+    path: str | os.PathLike, y: np.ndarray, *, sample_rate: int = SAMPLE_RATE, fsync: bool = True
 ) -> Path:
     """Write mono audio as 16-bit PCM WAV, atomically (temp file + rename).
 
@@ -194,6 +200,8 @@ def write_wav(
         Samples; values outside [-1, 1] are clipped.
     sample_rate : int
         Sample rate in Hz.
+    fsync : bool
+        Flush to disk before the rename (see :func:`wakeword.fileio.atomic_write`).
 
     Returns
     -------
@@ -211,7 +219,7 @@ def write_wav(
     y = validate_audio(y, source=path, sample_rate=sample_rate, min_seconds=0, allow_silent=True)
     # Same scale as soundfile's reader (x / 32768), so a round trip is exact to half a step.
     pcm = np.clip(np.round(y.astype(np.float64) * 32768.0), -32768, 32767).astype(np.int16)
-    with atomic_write(path) as handle:
+    with atomic_write(path, fsync=fsync) as handle:
         sf.write(handle, pcm, sample_rate, format="WAV", subtype="PCM_16")
     return path
 
@@ -219,3 +227,40 @@ def write_wav(
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def speech_bounds(
+    y: np.ndarray, *, top_db: float = 40.0, frame_ms: float = 10.0, sample_rate: int = SAMPLE_RATE
+) -> tuple[int, int]:
+    """Sample range ``[start, end)`` outside which every frame is ``top_db`` below the loudest.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)], float
+    top_db : float
+        Frames quieter than the loudest frame by more than this (RMS, dB) count as silence.
+    frame_ms : float
+        Frame length in milliseconds (frames do not overlap).
+    sample_rate : int
+        Sample rate of ``y`` in Hz.
+
+    Returns
+    -------
+    (int, int)
+        ``(0, 0)`` for all-zero audio.
+    """
+    frame = max(1, round(frame_ms * sample_rate / 1000))
+    n_frames = -(-y.size // frame)
+    padded = np.zeros(n_frames * frame, dtype=np.float64)
+    padded[: y.size] = y
+    rms = np.sqrt(np.mean(padded.reshape(n_frames, frame) ** 2, axis=1))
+    if rms.max() <= 0:
+        return 0, 0
+    loud = np.flatnonzero(rms >= rms.max() * 10 ** (-top_db / 20))
+    return int(loud[0] * frame), int(min(y.size, (loud[-1] + 1) * frame))
+
+
+def trim_silence(y: np.ndarray, *, top_db: float = 40.0, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Cut leading and trailing silence (see :func:`speech_bounds`); returns a view of ``y``."""
+    start, end = speech_bounds(y, top_db=top_db, sample_rate=sample_rate)
+    return y[start:end]

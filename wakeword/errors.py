@@ -58,3 +58,11 @@ class WriteError(WakewordError):
         self.path = os.fspath(path)
         self.reason = reason
         super().__init__(f"{self.path}: cannot write: {reason}")
+
+
+class StoreError(WakewordError):
+    """A phone's local store is missing, damaged, or was asked something it cannot do."""
+
+
+class StoreFullError(StoreError):
+    """Adding the clip would exceed the store's size quota."""

@@ -59,9 +59,7 @@ class FeatureConfig:
         if self.sample_rate <= 0:
             raise ParameterError(f"sample_rate must be positive, got {self.sample_rate}")
         if not 0 < self.hop_ms <= self.window_ms:
-            raise ParameterError(
-                f"hop_ms must be in (0, window_ms={self.window_ms}], got {self.hop_ms}"
-            )
+            raise ParameterError(f"hop_ms must be in (0, window_ms={self.window_ms}], got {self.hop_ms}")
         if self.window_length > self.n_fft:
             raise ParameterError(
                 f"n_fft ({self.n_fft}) must be >= the window length ({self.window_length} samples "
@@ -174,9 +172,7 @@ def analysis_window(config: FeatureConfig = DEFAULT_FEATURES) -> np.ndarray:
 def _check_input(y: np.ndarray, config: FeatureConfig, source: str) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim == 1:
-        y = validate_audio(
-            y, source=source, sample_rate=config.sample_rate, min_seconds=0, allow_silent=True
-        )
+        y = validate_audio(y, source=source, sample_rate=config.sample_rate, min_seconds=0, allow_silent=True)
     elif y.ndim == 2:
         if not np.all(np.isfinite(y)):
             validate_audio(y.ravel(), source=source, min_seconds=0, allow_silent=True)

@@ -29,7 +29,7 @@ def describe_os_error(exc: OSError) -> str:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
+def atomic_write(path: str | os.PathLike, mode: str = "wb", *, fsync: bool = True) -> Iterator[IO]:
     """Open a temporary file that replaces ``path`` only if the ``with`` block succeeds.
 
     Parameters
@@ -38,6 +38,9 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         Final location. Its folder must exist.
     mode : {"wb", "w"}
         Binary or text mode.
+    fsync : bool
+        Flush to disk before the rename (durable across a power cut). Bulk writers that commit a
+        whole folder with one rename of their own may turn it off for speed.
 
     Raises
     ------
@@ -55,7 +58,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if fsync:
+                os.fsync(handle.fileno())
         os.replace(tmp_name, target)
     except OSError as exc:
         _remove_quietly(tmp_name)

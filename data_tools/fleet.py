@@ -1,0 +1,82 @@
+"""A fleet on disk: ``FLEET/fleet.json`` plus one phone store per phone (see README, "The fleet").
+
+::
+
+    FLEET/
+      fleet.json          format, version, phrase, seed, settings, phones [{phone_id, split, path}]
+      phones/phone-0000/  a device_client store (manifest.json + audio/)
+      background/stream-000/  stores of long negative streams (false accepts per hour)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from device_client.store import PhoneStore
+from wakeword.errors import ParameterError, StoreError
+from wakeword.fileio import atomic_write
+
+__all__ = ["FLEET_FILE", "SPLITS", "Fleet", "PhoneEntry"]
+
+FLEET_FORMAT = "wakeword-fleet"
+FLEET_VERSION = 1
+FLEET_FILE = "fleet.json"
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class PhoneEntry:
+    phone_id: str
+    split: str  # "train" or "test" (held out: speakers and rooms never seen in training)
+    path: str  # relative to the fleet folder
+
+
+class Fleet:
+    """Read access to a fleet folder."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+        path = self.root / FLEET_FILE
+        if not path.is_file():
+            raise StoreError(
+                f"{self.root}: not a fleet (no {FLEET_FILE}); make one with `wakeword data synth`"
+            )
+        try:
+            self.description = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise StoreError(f"{path}: unreadable or corrupt ({exc})") from None
+        if self.description.get("format") != FLEET_FORMAT:
+            raise StoreError(f"{path}: not a wakeword fleet description")
+        self.phones = [PhoneEntry(**entry) for entry in self.description["phones"]]
+
+    @property
+    def phrase(self) -> str:
+        return self.description["phrase"]
+
+    def phone_ids(self, split: str | None = None) -> list[str]:
+        """Phone ids, optionally of one split."""
+        if split is not None and split not in SPLITS:
+            raise ParameterError(f"split must be one of {SPLITS}, got {split!r}")
+        return [p.phone_id for p in self.phones if split is None or p.split == split]
+
+    def store(self, phone_id: str) -> PhoneStore:
+        """Open one phone's store."""
+        for entry in self.phones:
+            if entry.phone_id == phone_id:
+                return PhoneStore(self.root / entry.path)
+        raise ParameterError(f"{self.root}: no phone {phone_id!r}")
+
+    def background(self) -> list[PhoneStore]:
+        """The stores of long background streams (one stream each); empty if the fleet has none."""
+        return [PhoneStore(self.root / rel) for rel in self.description.get("background", [])]
+
+
+def write_fleet_description(root: Path, description: dict) -> None:
+    """Write ``fleet.json`` atomically (deterministic bytes: sorted keys, no timestamps)."""
+    description = {"format": FLEET_FORMAT, "version": FLEET_VERSION, **description}
+    with atomic_write(root / FLEET_FILE, "w") as handle:
+        json.dump(description, handle, indent=1, sort_keys=True)
+        handle.write("\n")

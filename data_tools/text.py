@@ -1,0 +1,212 @@
+"""Text for the simulated fleet: the phrase, its hard negatives, and other speech.
+
+Hard negatives are what make false accepts on custom wake words (openWakeWord's and Porcupine's
+users' most common complaint): the phrase's parts said alone ("hey", "computer") and sound-alikes
+with one syllable changed ("hey commuter", "say computer").
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from wakeword.errors import ParameterError
+
+__all__ = ["normalize_phrase", "partials", "random_sentence", "soundalikes"]
+
+_VOWELS = "aeiouy"
+_ONSETS = ("b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z", "sh", "ch", "th")
+_VOWEL_SWAPS = {
+    "a": ("e", "o", "i"),
+    "e": ("a", "i", "o"),
+    "i": ("e", "a", "u"),
+    "o": ("a", "u", "e"),
+    "u": ("o", "a", "i"),
+    "y": ("i", "ee", "o"),
+    "ey": ("ay", "i", "o"),
+    "ee": ("ay", "i", "oo"),
+}
+
+# Everyday words for "other speech" (no wake phrase). Sentences are built from them at random.
+_SUBJECTS = (
+    "I",
+    "we",
+    "you",
+    "they",
+    "my sister",
+    "the neighbour",
+    "our team",
+    "the doctor",
+    "my friend",
+    "the children",
+    "nobody",
+    "everyone",
+    "the driver",
+    "her father",
+)
+_VERBS = (
+    "want",
+    "need",
+    "forgot",
+    "bought",
+    "found",
+    "moved",
+    "cleaned",
+    "painted",
+    "ordered",
+    "fixed",
+    "opened",
+    "closed",
+    "watched",
+    "called",
+    "visited",
+    "liked",
+    "carried",
+    "sold",
+)
+_OBJECTS = (
+    "the car",
+    "a new table",
+    "the garden",
+    "some bread",
+    "the window",
+    "a letter",
+    "the kitchen",
+    "two tickets",
+    "the blue jacket",
+    "a small boat",
+    "the museum",
+    "the bottle",
+    "a birthday cake",
+    "the old piano",
+    "the bicycle",
+    "a warm coat",
+)
+_TAILS = (
+    "yesterday",
+    "this morning",
+    "after lunch",
+    "last week",
+    "on Sunday",
+    "before dinner",
+    "in the rain",
+    "very quickly",
+    "again",
+    "for the first time",
+    "at the station",
+    "",
+)
+_OPENERS = ("okay", "so", "well", "listen", "by the way", "honestly", "you know", "please", "")
+
+
+def normalize_phrase(phrase: str) -> str:
+    """Lower-case words separated by single spaces; letters, digits and apostrophes only.
+
+    Raises
+    ------
+    ParameterError
+        If nothing speakable is left.
+    """
+    words = re.findall(r"[a-z0-9']+", phrase.lower())
+    if not words:
+        raise ParameterError(
+            f"phrase {phrase!r} has no words to speak; give English text like 'hey computer'"
+        )
+    return " ".join(words)
+
+
+def partials(phrase: str) -> list[str]:
+    """Every contiguous part of the phrase shorter than the whole, e.g. "hey", "computer".
+
+    For a one-word phrase of two or more syllables, its first and last syllable-ish halves.
+    """
+    words = normalize_phrase(phrase).split()
+    parts = {" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)}
+    parts.discard(" ".join(words))
+    if len(words) == 1:
+        word = words[0]
+        cut = _syllable_cut(word)
+        if cut:
+            parts.update({word[:cut], word[cut:]})
+    return sorted(parts)
+
+
+def soundalikes(phrase: str, *, limit: int = 12, rng: np.random.Generator | None = None) -> list[str]:
+    """Variants of the phrase with one word's onset or first vowel changed ("hey commuter").
+
+    Parameters
+    ----------
+    phrase : str
+    limit : int
+        At most this many variants.
+    rng : np.random.Generator, optional
+        Picks which variants when there are more than ``limit``; the first ``limit`` in a fixed
+        order without one.
+
+    Returns
+    -------
+    list of str
+        Distinct variants, none equal to the phrase.
+    """
+    base = normalize_phrase(phrase)
+    words = base.split()
+    per_word = [
+        [" ".join([*words[:i], changed, *words[i + 1 :]]) for changed in _word_variants(word)]
+        for i, word in enumerate(words)
+    ]
+    variants: list[str] = []
+    for candidate in _round_robin(per_word):  # alternate words, so every word gets changed
+        if candidate != base and candidate not in variants:
+            variants.append(candidate)
+    if rng is not None and len(variants) > limit:
+        picked = rng.choice(len(variants), size=limit, replace=False)
+        return [variants[i] for i in sorted(picked)]
+    return variants[:limit]
+
+
+def random_sentence(rng: np.random.Generator, *, avoid: str = "") -> str:
+    """A short everyday sentence that does not contain the words of ``avoid`` in order."""
+    avoid = normalize_phrase(avoid) if avoid.strip() else ""
+    for _ in range(100):
+        parts = [
+            _OPENERS[rng.integers(len(_OPENERS))],
+            _SUBJECTS[rng.integers(len(_SUBJECTS))],
+            _VERBS[rng.integers(len(_VERBS))],
+            _OBJECTS[rng.integers(len(_OBJECTS))],
+            _TAILS[rng.integers(len(_TAILS))],
+        ]
+        sentence = " ".join(p for p in parts if p)
+        if not avoid or f" {avoid} " not in f" {normalize_phrase(sentence)} ":
+            return sentence
+    raise ParameterError(f"cannot build sentences without {avoid!r}")
+
+
+def _syllable_cut(word: str) -> int:
+    """Index splitting a word after its first vowel group and the consonant that follows, or 0."""
+    match = re.match(rf"^[^{_VOWELS}]*[{_VOWELS}]+[^{_VOWELS}]", word)
+    if match and 1 < match.end() < len(word) - 1:
+        return match.end()
+    return 0
+
+
+def _word_variants(word: str) -> list[str]:
+    """One-change variants of a word: its first vowel swapped, or its onset replaced."""
+    onset = re.match(r"^(y|[^aeiouy]*)", word).group(0)  # a leading "y" is a consonant
+    rest = word[len(onset) :]
+    onset_changes = [o + rest for o in _ONSETS if o != onset] if rest else []
+    vowel_changes = []
+    vowel = re.search(rf"[{_VOWELS}]+", rest)
+    if vowel:
+        group = vowel.group(0)
+        key = group if group in _VOWEL_SWAPS else group[0]
+        at = len(onset) + vowel.start()
+        vowel_changes = [word[:at] + swap + word[at + len(key) :] for swap in _VOWEL_SWAPS.get(key, ())]
+    return _round_robin([vowel_changes, onset_changes])
+
+
+def _round_robin(lists: list[list[str]]) -> list[str]:
+    out: list[str] = []
+    for i in range(max((len(x) for x in lists), default=0)):
+        out.extend(x[i] for x in lists if i < len(x))
+    return out

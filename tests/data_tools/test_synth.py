@@ -1,0 +1,162 @@
+"""Fleet synthesis on tiny fleets: determinism, non-IID phones, held-out speakers, resume, check."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data_tools.check import check
+from data_tools.fleet import Fleet
+from data_tools.profiles import is_held_out_voice
+from data_tools.synth import FleetConfig, synth_fleet
+from tests.helpers import run_wakeword
+from wakeword.errors import ParameterError, StoreError
+
+TINY = FleetConfig(
+    devices=4,
+    test_fraction=0.25,
+    positives=4,
+    in_sentence=1,
+    partials=2,
+    soundalikes=2,
+    speech=3,
+    noise=2,
+    background_minutes=0.5,
+    stream_minutes=0.25,
+)
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
+
+
+@pytest.fixture(scope="module")
+def tiny_fleet(tmp_path_factory) -> Fleet:
+    return synth_fleet(TINY, tmp_path_factory.mktemp("fleet") / "fleet", jobs=2)
+
+
+def test_layout_and_counts(tiny_fleet):
+    assert tiny_fleet.phrase == "hey computer"
+    assert len(tiny_fleet.phone_ids("train")) == 3 and len(tiny_fleet.phone_ids("test")) == 1
+    for phone_id in tiny_fleet.phone_ids():
+        store = tiny_fleet.store(phone_id)
+        kinds = [c.kind for c in store.clips()]
+        assert kinds.count("phrase") == 3 and kinds.count("phrase_in_sentence") == 1
+        assert len(store.clips(label="negative")) == 9
+        for clip in store.clips(label="positive"):
+            assert 0 < clip.span[0] < clip.span[1] <= clip.duration
+            assert 0.3 < clip.span[1] - clip.span[0] < 2.5  # "hey computer" takes a fraction of a second
+    streams = tiny_fleet.background()
+    assert len(streams) == 2
+    assert sum(s.clips()[0].duration for s in streams) == pytest.approx(30.0, abs=0.01)
+
+
+def test_phones_are_non_iid(tiny_fleet):
+    profiles = [tiny_fleet.store(p).info["profile"] for p in tiny_fleet.phone_ids()]
+    assert len({p["speaker"]["voice"] for p in profiles}) == len(profiles)
+    assert len({p["room"]["seed"] for p in profiles}) == len(profiles)
+    assert len({(p["noise"]["kind"], p["noise"]["snr_low_db"]) for p in profiles}) == len(profiles)
+    levels = []
+    for phone_id in tiny_fleet.phone_ids():
+        store = tiny_fleet.store(phone_id)
+        noise = np.concatenate([store.read(c) for c in store.clips(kind="noise")])
+        levels.append(20 * np.log10(np.sqrt(np.mean(noise**2))))
+    assert np.ptp(levels) > 1.0  # phones' noise environments differ
+
+
+def test_held_out_phones_share_no_speaker_with_training(tiny_fleet):
+    for phone_id in tiny_fleet.phone_ids():
+        voice = tiny_fleet.store(phone_id).info["profile"]["speaker"]["voice"]
+        split = tiny_fleet.store(phone_id).info["profile"]["split"]
+        assert is_held_out_voice(voice) == (split == "test")
+
+
+def test_deterministic_for_a_seed_whatever_the_jobs(tiny_fleet, tmp_path):
+    again = synth_fleet(TINY, tmp_path / "again", jobs=1)
+    assert tree_digest(again.root) == tree_digest(tiny_fleet.root)
+    other = synth_fleet(TINY.__class__(**{**TINY.__dict__, "seed": 2}), tmp_path / "other", jobs=2)
+    assert tree_digest(other.root) != tree_digest(tiny_fleet.root)
+
+
+def test_resume_finishes_an_interrupted_run(tiny_fleet, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_fleet.root, copy)
+    # what a crash leaves: one phone missing, one half-written, one stream missing
+    shutil.rmtree(copy / "phones" / "phone-0001")
+    shutil.copytree(copy / "phones" / "phone-0002", copy / "phones" / ".phone-0002.partial")
+    shutil.rmtree(copy / "phones" / "phone-0002")
+    shutil.rmtree(copy / "background" / "stream-001")
+    untouched = (copy / "phones" / "phone-0000" / "manifest.json").stat().st_mtime_ns
+    synth_fleet(TINY, copy, jobs=2)
+    assert tree_digest(copy) == tree_digest(tiny_fleet.root)
+    assert (copy / "phones" / "phone-0000" / "manifest.json").stat().st_mtime_ns == untouched
+
+
+def test_other_settings_in_the_same_folder_are_refused(tiny_fleet, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_fleet.root, copy)
+    with pytest.raises(StoreError, match="other settings"):
+        synth_fleet(FleetConfig(**{**TINY.__dict__, "seed": 9}), copy)
+
+
+def test_unspeakable_phrase():
+    with pytest.raises(ParameterError, match="no words"):
+        FleetConfig(phrase=" ... ")
+
+
+def test_check_passes_then_names_each_problem(tiny_fleet, tmp_path):
+    assert check(tiny_fleet.root).ok
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_fleet.root, copy)
+    phone = copy / "phones" / "phone-0000"
+    manifest = json.loads((phone / "manifest.json").read_text())
+    files = [phone / c["file"] for c in manifest["clips"]]
+    before = {p: p.read_bytes() for p in files[3:]}
+    files[0].unlink()  # missing on disk
+    data = bytearray(files[1].read_bytes())
+    data[100] ^= 0xFF
+    files[1].write_bytes(bytes(data))  # the manifest now lies about its checksum
+    files[2].write_bytes(b"RIFF garbage")  # corrupt audio
+    shutil.copy(files[3], phone / "audio" / "stray.wav")  # unlisted, and a duplicate
+    problems = "\n".join(check(copy).problems)
+    assert f"{files[0].name}: in the manifest but missing on disk" in problems
+    assert f"{files[1].name}: checksum differs" in problems
+    assert f"{files[2].name}: corrupt audio" in problems
+    assert "stray.wav: on disk but not in the manifest" in problems
+    assert {p: p.read_bytes() for p in files[3:]} == before  # checking changes nothing
+
+
+def test_cli_synth_and_check(tmp_path):
+    out = tmp_path / "cli-fleet"
+    args = [
+        "--devices",
+        "2",
+        "--positives",
+        "2",
+        "--in-sentence",
+        "0",
+        "--partials",
+        "1",
+        "--soundalikes",
+        "1",
+    ]
+    args += ["--speech", "1", "--noise", "1", "--background-minutes", "0"]
+    result = run_wakeword("data", "synth", "--out", out, *args)
+    assert result.code == 0, result.stderr
+    assert "1 training + 1 held-out phones, 6 clips each" in result.stdout
+    ok = run_wakeword("data", "check", out)
+    assert ok.code == 0 and "OK: no problems found" in ok.stdout
+    next(out.glob("phones/phone-0000/audio/*.wav")).unlink()
+    bad = run_wakeword("data", "check", out)
+    assert bad.code == 1 and "missing on disk" in bad.stderr and "Traceback" not in bad.stderr
+    refused = run_wakeword("data", "synth", "--out", out, "--phrase", "?!")
+    assert refused.code == 1 and "no words to speak" in refused.stderr

@@ -1,0 +1,207 @@
+"""Build and check phone data: a synthetic fleet, imports of real recordings, validation.
+
+wakeword data synth --phrase "hey computer" --devices 50 --out FLEET [--seed 1] [--jobs N]
+wakeword data import --layout speech-commands SRC --positive yes --out FLEET
+wakeword data check FLEET
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "make a simulated phone fleet, import real recordings, check a fleet"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    from data_tools.synth import FleetConfig
+
+    defaults = FleetConfig()
+    synth = sub.add_parser(
+        "synth",
+        help="synthesize a non-IID phone fleet offline (espeak-ng, flite)",
+        description="Synthesize a simulated fleet: one local store per phone, each with its own "
+        "speaker, room, microphone and noise; held-out test phones with unseen speakers; long "
+        "background streams for false accepts per hour. Deterministic for a seed; re-running "
+        "the same command finishes an interrupted run.",
+    )
+    synth.add_argument("--phrase", default=defaults.phrase, help=f"wake phrase (default {defaults.phrase!r})")
+    synth.add_argument(
+        "--devices", type=int, default=defaults.devices, help=f"phones (default {defaults.devices})"
+    )
+    synth.add_argument("--out", type=Path, required=True, help="fleet folder to create or finish")
+    synth.add_argument(
+        "--seed", type=int, default=defaults.seed, help=f"random seed (default {defaults.seed})"
+    )
+    synth.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    synth.add_argument(
+        "--test-fraction",
+        type=float,
+        default=defaults.test_fraction,
+        help=f"share of phones held out (default {defaults.test_fraction})",
+    )
+    for name, help_text in (
+        ("positives", "phrase clips per phone"),
+        ("in-sentence", "of the positives, how many say the phrase inside a sentence"),
+        ("partials", "hard negatives per phone: parts of the phrase alone"),
+        ("soundalikes", "hard negatives per phone: one syllable changed"),
+        ("speech", "other speech clips per phone"),
+        ("noise", "background noise clips per phone"),
+    ):
+        attr = name.replace("-", "_")
+        synth.add_argument(f"--{name}", type=int, default=getattr(defaults, attr), dest=attr,
+                           help=f"{help_text} (default {getattr(defaults, attr)})")  # fmt: skip
+    synth.add_argument(
+        "--background-minutes",
+        type=float,
+        default=defaults.background_minutes,
+        help=f"total minutes of long negative streams for FA/h (default {defaults.background_minutes:g})",
+    )
+    synth.add_argument(
+        "--stream-minutes",
+        type=float,
+        default=defaults.stream_minutes,
+        help=f"length of one background stream (default {defaults.stream_minutes:g})",
+    )
+    synth.set_defaults(_data=run_synth)
+
+    imp = sub.add_parser(
+        "import",
+        help="import real recordings (one phone per speaker)",
+        description="Import a dataset into the store format, one phone per speaker (read in place, "
+        "never modified). Layouts: speech-commands (WORD/HASH_nohash_N.wav), fsdd "
+        "(DIGIT_SPEAKER_N.wav), precise (wake-word/ and not-wake-word/), csv (--csv with path, "
+        "label, speaker columns).",
+    )
+    imp.add_argument("source", type=Path, help="the dataset's folder")
+    imp.add_argument("--layout", required=True, choices=("speech-commands", "fsdd", "precise", "csv"))
+    imp.add_argument(
+        "--positive", required=True, help="the label that is the wake word (e.g. yes, wake-word)"
+    )
+    imp.add_argument("--out", type=Path, required=True, help="fleet folder to create")
+    imp.add_argument("--csv", type=Path, help="csv layout: the CSV file (default SOURCE/metadata.csv)")
+    imp.add_argument("--path-column", default="path", help="csv layout: column with the file path")
+    imp.add_argument("--label-column", default="label", help="csv layout: column with the label")
+    imp.add_argument("--speaker-column", default="speaker", help="csv layout: column with the speaker id")
+    imp.set_defaults(_data=run_import)
+
+    chk = sub.add_parser(
+        "check",
+        help="validate a fleet or a store",
+        description="Validate a fleet (or one phone store): counts, durations, levels, duplicates, "
+        "missing or unlisted files, checksums, corrupt audio. Exits 1 naming each problem.",
+    )
+    chk.add_argument("path", type=Path, help="fleet folder or phone store folder")
+    chk.set_defaults(_data=run_check)
+
+
+def run(args: argparse.Namespace) -> int:
+    return args._data(args)
+
+
+def _bar(total: int, unit: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, dynamic_ncols=True, leave=True)
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    import time
+
+    from data_tools.synth import FleetConfig, synth_fleet
+
+    config = FleetConfig(
+        phrase=args.phrase,
+        devices=args.devices,
+        test_fraction=args.test_fraction,
+        seed=args.seed,
+        positives=args.positives,
+        in_sentence=args.in_sentence,
+        partials=args.partials,
+        soundalikes=args.soundalikes,
+        speech=args.speech,
+        noise=args.noise,
+        background_minutes=args.background_minutes,
+        stream_minutes=args.stream_minutes,
+    )
+    started = time.perf_counter()
+    bar = None
+
+    def progress(what: str, done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = _bar(total, "store")
+            bar.set_description("synthesizing")
+        bar.n = done
+        bar.set_postfix_str(what)
+
+    fleet = synth_fleet(config, args.out, jobs=args.jobs, progress=progress)
+    if bar is not None:
+        bar.close()
+    seconds = time.perf_counter() - started
+    train, test = len(fleet.phone_ids("train")), len(fleet.phone_ids("test"))
+    print(
+        f"{args.out}: {train} training + {test} held-out phones, {config.clips_per_phone} clips each, "
+        f"{len(fleet.background())} background streams ({config.background_minutes:g} min) in {seconds:.0f} s"
+    )
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from data_tools.importers import import_dataset
+
+    columns = {"path": args.path_column, "label": args.label_column, "speaker": args.speaker_column}
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = _bar(total, "file")
+            bar.set_description("importing")
+        bar.n = done
+        bar.refresh()
+
+    report = import_dataset(
+        args.layout, args.source, args.out, positive=args.positive, csv_path=args.csv, columns=columns,
+        progress=progress,
+    )  # fmt: skip
+    if bar is not None:
+        bar.close()
+    print(f"{args.out}: imported {report.imported} clips into {report.phones} phones (one per speaker)")
+    if report.skipped:
+        print(f"skipped {len(report.skipped)} files:")
+        for path, reason in report.skipped:
+            print(f"  {path}: {reason}")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    import sys
+
+    from data_tools.check import check
+
+    report = check(args.path)
+    header = f"{'phone':<24} {'split':<10} {'pos':>5} {'neg':>5} {'minutes':>8} {'level dBFS':>10}"
+    print(header)
+    print("-" * len(header))
+    for row in report.rows:
+        level = "-" if row["level_dbfs"] is None else f"{row['level_dbfs']:.1f}"
+        print(
+            f"{row['phone']:<24} {row['split']:<10} {row['positive']:>5} {row['negative']:>5} "
+            f"{row['minutes']:>8.2f} {level:>10}"
+        )
+    total_pos = sum(r["positive"] for r in report.rows)
+    total_neg = sum(r["negative"] for r in report.rows)
+    minutes = sum(r["minutes"] for r in report.rows)
+    print("-" * len(header))
+    print(
+        f"{len(report.rows)} stores, {total_pos} positives, {total_neg} negatives, {minutes / 60:.2f} hours"
+    )
+    if report.ok:
+        print("OK: no problems found")
+        return 0
+    print(f"{len(report.problems)} problem(s):", file=sys.stderr)
+    for problem in report.problems:
+        print(f"  {problem}", file=sys.stderr)
+    return 1
