@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -61,6 +62,27 @@ class Fleet:
         if split is not None and split not in SPLITS:
             raise ParameterError(f"split must be one of {SPLITS}, got {split!r}")
         return [p.phone_id for p in self.phones if split is None or p.split == split]
+
+    def validation_ids(self) -> list[str]:
+        """Training-split phones held back for validation (early stopping, choosing the threshold):
+        10% (at least one, if there are two or more) ranked by a stable hash of the phone id."""
+        train = sorted(
+            self.phone_ids("train"), key=lambda p: hashlib.sha256(f"wakeword-val:{p}".encode()).digest()
+        )
+        count = max(1, round(0.1 * len(train))) if len(train) >= 2 else 0
+        return sorted(train[:count])
+
+    def training_ids(self) -> list[str]:
+        """Training-split phones that train (all but :meth:`validation_ids`)."""
+        held = set(self.validation_ids())
+        return [p for p in self.phone_ids("train") if p not in held]
+
+    def streams(self, split: str) -> list[PhoneStore]:
+        """Background streams of a split: the first third (at least one if there are two or more)
+        for "validation", the rest for "test"."""
+        streams = self.background()
+        n_val = max(1, len(streams) // 3) if len(streams) >= 2 else 0
+        return streams[:n_val] if split == "validation" else streams[n_val:]
 
     def store(self, phone_id: str) -> PhoneStore:
         """Open one phone's store."""

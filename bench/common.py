@@ -1,0 +1,53 @@
+"""Shared bits of the benchmarks: machine description and result recording."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parents[1] / "runs" / "bench"
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    mem_kb = 0
+    try:
+        with open("/proc/meminfo") as handle:
+            mem_kb = int(next(line for line in handle if line.startswith("MemTotal")).split()[1])
+    except (OSError, StopIteration, ValueError):
+        pass
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu = next(line for line in handle if line.startswith("model name")).split(":", 1)[1].strip()
+    except (OSError, StopIteration):
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem_kb / 1024**2, 1),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+    }
+
+
+def record(name: str, results: dict) -> Path:
+    """Write ``runs/bench/NAME.json`` with the machine, date and command line."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {
+        "benchmark": name,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": " ".join(
+            shlex.quote(a) for a in [Path(sys.executable).name, "-m", f"bench.{name}", *sys.argv[1:]]
+        ),
+        "machine": machine(),
+        "results": results,
+    }
+    path.write_text(json.dumps(payload, indent=1) + "\n")
+    return path

@@ -1,0 +1,62 @@
+"""The one registry of model architectures (read by the CLI and the tests)."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from wakeword.errors import ParameterError
+
+
+def _modules() -> dict[str, ModuleType]:
+    from models import ds_cnn, tc_resnet, tiny_cnn
+
+    return {m.NAME: m for m in (ds_cnn, tiny_cnn, tc_resnet)}
+
+
+MODELS: dict[str, ModuleType] = _modules()
+DEFAULT_MODEL = "ds_cnn"
+
+
+def build_model(
+    name: str,
+    input_shape: tuple[int, int],
+    *,
+    width: float = 1.0,
+    dropout: float = 0.1,
+    seed: int | None = None,
+):
+    """Build a fresh classifier ``(frames, n_mels) -> probability`` of a registered architecture.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`MODELS`.
+    input_shape : (int, int)
+        Feature frames and mel bands of one window.
+    width : float
+        Channel multiplier (1.0 = the documented size).
+    dropout : float
+        Dropout rate before the output layer.
+    seed : int, optional
+        Seed of the weight initialisers (the same seed gives the same initial weights).
+    """
+    if name not in MODELS:
+        raise ParameterError(f"--model must be one of {sorted(MODELS)}, got {name!r}")
+    if width <= 0:
+        raise ParameterError(f"width must be positive, got {width}")
+    return MODELS[name].build(tuple(input_shape), width=width, dropout=dropout, seed=seed)
+
+
+def with_frontend(classifier, *, window_samples: int, features=None):
+    """A model taking raw audio ``(batch, window_samples)``: the shared log-mel layer, then ``classifier``.
+
+    The result is what ``wakeword export`` converts: the TFLite file holds the frontend.
+    """
+    import tensorflow as tf
+
+    from wakeword.features import DEFAULT_FEATURES
+    from wakeword.tf_frontend import LogMelFrontend
+
+    audio = tf.keras.Input(shape=(window_samples,), dtype=tf.float32, name="audio")
+    feats = LogMelFrontend(features or DEFAULT_FEATURES, name="log_mel")(audio)
+    return tf.keras.Model(audio, classifier(feats), name=f"{classifier.name}_audio")
