@@ -30,12 +30,20 @@ import numpy as np
 
 from device_client.store import MANIFEST, PhoneStore
 from wakeword.features import log_mel_librosa
-from wakeword.fileio import atomic_write
 from wakeword.window import DEFAULT_WINDOW, WindowConfig
 
-__all__ = ["AugmentConfig", "PipelineConfig", "cache_path", "ensure_feature_cache", "window_dataset"]
+__all__ = [
+    "AugmentConfig",
+    "PipelineConfig",
+    "batch_windows",
+    "cache_path",
+    "clip_windows",
+    "ensure_feature_cache",
+    "window_dataset",
+]
 
 CACHE_DIR = "cache"
+CACHE_VERSION = 2  # bump when the cache record layout changes
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,7 @@ class PipelineConfig:
 
 def cache_key(store: PhoneStore, window: WindowConfig) -> str:
     """Changes whenever the store's manifest or the frontend changes."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(f"wakeword-cache-v{CACHE_VERSION}".encode())
     digest.update((store.root / MANIFEST).read_bytes())
     digest.update(json.dumps(window.features.to_dict(), sort_keys=True).encode())
     return digest.hexdigest()[:16]
@@ -84,8 +92,10 @@ def cache_path(store: PhoneStore, window: WindowConfig = DEFAULT_WINDOW) -> Path
 def ensure_feature_cache(store: PhoneStore, window: WindowConfig = DEFAULT_WINDOW) -> Path:
     """Compute and cache every clip's features inside the store (once); returns the cache file.
 
-    Each record: ``feats`` (float32 bytes, frames x n_mels), ``frames``, ``label`` (1 positive),
-    ``span`` (first and last frame of the phrase, or -1, -1), ``kind``.
+    The file holds one record for the whole phone: ``feats`` (float32 bytes, all clips' frames
+    concatenated, total_frames x n_mels), and per clip ``starts``, ``lengths`` (frames), ``labels``
+    (1 positive) and ``span_start``/``span_end`` (frames of the phrase, -1 if none). Long streams
+    are left out (they are for evaluation).
     """
     import tensorflow as tf
 
@@ -96,37 +106,43 @@ def ensure_feature_cache(store: PhoneStore, window: WindowConfig = DEFAULT_WINDO
     for old in path.parent.glob("logmel-*.tfrecord"):
         old.unlink()  # a stale cache of an older manifest or frontend
     cfg = window.features
-    records = []
+    feats, starts, lengths, labels, span_start, span_end = [], [], [], [], [], []
+    offset = 0
     for clip in store.clips():
         if clip.kind == "stream":
-            continue  # long streams are for evaluation, not windows
+            continue
         audio = store.read(clip)
         if audio.size < cfg.n_fft:
             audio = np.pad(audio, (cfg.n_fft - audio.size, 0))
-        feats = log_mel_librosa(audio, config=cfg, source=str(store.path(clip)))
+        f = log_mel_librosa(audio, config=cfg, source=str(store.path(clip)))
+        feats.append(f)
+        starts.append(offset)
+        lengths.append(f.shape[0])
+        offset += f.shape[0]
+        labels.append(1 if clip.label == "positive" else 0)
         if clip.span is not None:
-            span = [round(clip.span[0] * 1000 / cfg.hop_ms), round(clip.span[1] * 1000 / cfg.hop_ms)]
+            span_start.append(round(clip.span[0] * 1000 / cfg.hop_ms))
+            span_end.append(round(clip.span[1] * 1000 / cfg.hop_ms))
         else:
-            span = [-1, -1]
-        example = tf.train.Example(
-            features=tf.train.Features(
-                feature={
-                    "feats": _bytes(feats.astype(np.float32).tobytes()),
-                    "frames": _ints([feats.shape[0]]),
-                    "label": _ints([1 if clip.label == "positive" else 0]),
-                    "span": _ints(span),
-                    "kind": _bytes(clip.kind.encode()),
-                }
-            )
+            span_start.append(-1)
+            span_end.append(-1)
+    all_feats = np.concatenate(feats).astype(np.float32) if feats else np.zeros((0, cfg.n_mels), np.float32)
+    example = tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                "feats": _bytes(all_feats.tobytes()),
+                "starts": _ints(starts),
+                "lengths": _ints(lengths),
+                "labels": _ints(labels),
+                "span_start": _ints(span_start),
+                "span_end": _ints(span_end),
+            }
         )
-        records.append(example.SerializeToString())
-    with atomic_write(path) as handle:
-        handle.write(b"")  # the target exists only once fully written
-    tmp = path.with_suffix(".writing")
+    )
+    tmp = path.with_name(f".{path.name}.writing")
     with tf.io.TFRecordWriter(str(tmp)) as writer:
-        for record in records:
-            writer.write(record)
-    tmp.replace(path)
+        writer.write(example.SerializeToString())
+    tmp.replace(path)  # the cache appears only once complete
     return path
 
 
@@ -145,19 +161,85 @@ def _ints(values: list[int]):
 # --- windows, in TensorFlow ops -------------------------------------------------------------------
 
 
-def parse_clip(record, n_mels: int):
-    """Decode one cached record to ``(feats [frames, n_mels], label, span [2])``."""
+def parse_phone(record, n_mels: int) -> dict:
+    """Decode a phone's cache record into tensors (see :func:`ensure_feature_cache`)."""
     import tensorflow as tf
 
-    spec = {
-        "feats": tf.io.FixedLenFeature([], tf.string),
-        "frames": tf.io.FixedLenFeature([1], tf.int64),
-        "label": tf.io.FixedLenFeature([1], tf.int64),
-        "span": tf.io.FixedLenFeature([2], tf.int64),
-    }
+    ints = tf.io.VarLenFeature(tf.int64)
+    spec = {"feats": tf.io.FixedLenFeature([], tf.string), "starts": ints, "lengths": ints, "labels": ints,
+            "span_start": ints, "span_end": ints}  # fmt: skip
     parsed = tf.io.parse_single_example(record, spec)
-    feats = tf.reshape(tf.io.decode_raw(parsed["feats"], tf.float32), [-1, n_mels])
-    return feats, tf.cast(parsed["label"][0], tf.int32), tf.cast(parsed["span"], tf.int32)
+    out = {k: tf.cast(tf.sparse.to_dense(parsed[k]), tf.int32) for k in spec if k != "feats"}
+    out["feats"] = tf.reshape(tf.io.decode_raw(parsed["feats"], tf.float32), [-1, n_mels])
+    return out
+
+
+def clip_windows(
+    path, *, config: PipelineConfig = PipelineConfig(), augment: AugmentConfig | None = None, seed=0
+):
+    """Unbatched ``(window [frames, n_mels], label [1])`` examples from one phone's feature cache.
+
+    All of a phone's windows are cut at once (one gather); positions are drawn from ``seed``
+    (stateless), so the same seed gives the same windows.
+    """
+    import tensorflow as tf
+
+    win = config.window
+    width, n_mels = win.frames, win.features.n_mels
+    floor = float(np.log(win.features.log_floor))
+    shift = (augment or AugmentConfig.none()).shift_frames
+    repeats = config.positive_repeats
+    seed = tf.cast(seed, tf.int64)
+
+    def windows_of(record):
+        p = parse_phone(record, n_mels)
+        positive = p["labels"] > 0
+        counts = tf.where(positive, repeats + 1, 1)
+        clip_of = tf.repeat(tf.range(tf.size(counts)), counts)  # clip of each window
+        k = tf.range(tf.size(clip_of)) - tf.gather(tf.cumsum(counts, exclusive=True), clip_of)
+        u = tf.random.stateless_uniform(tf.shape(clip_of), seed=tf.stack([seed, 7]))
+        length = tf.gather(p["lengths"], clip_of)
+        s0, s1 = tf.gather(p["span_start"], clip_of), tf.gather(p["span_end"], clip_of)
+        is_pos = tf.gather(positive, clip_of)
+        # a positive window ends 0..shift frames after the phrase; one more ends mid-phrase (a
+        # negative: a partial phrase must not fire); a negative clip's window lies anywhere in it
+        pos_end = s1 + 1 + tf.cast(u * (shift + 1), tf.int32)
+        partial_end = s0 + tf.cast(tf.cast(s1 - s0, tf.float32) * (0.3 + 0.3 * u), tf.int32)
+        lo = tf.minimum(width, length)
+        neg_end = lo + tf.cast(u * tf.cast(length - lo + 1, tf.float32), tf.int32)
+        take_pos = tf.logical_and(is_pos, k < repeats)
+        end = tf.where(take_pos, pos_end, tf.where(is_pos, partial_end, neg_end))
+        end = tf.clip_by_value(end, 0, length + shift + 1)
+        frame = end[:, None] - width + tf.range(width)[None, :]  # clip frames of each window
+        inside = tf.logical_and(frame >= 0, frame < length[:, None])
+        index = tf.gather(p["starts"], clip_of)[:, None] + tf.clip_by_value(frame, 0, length[:, None] - 1)
+        cut = tf.where(inside[:, :, None], tf.gather(p["feats"], index), floor)  # silence outside the clip
+        return tf.data.Dataset.from_tensor_slices((cut, tf.cast(take_pos, tf.float32)[:, None]))
+
+    return tf.data.TFRecordDataset(path).flat_map(windows_of)
+
+
+def batch_windows(
+    ds,
+    *,
+    config: PipelineConfig = PipelineConfig(),
+    augment: AugmentConfig | None = None,
+    seed=0,
+    training: bool = True,
+):
+    """Shuffle (training), batch, and augment (training, if ``augment``) unbatched windows."""
+    import tensorflow as tf
+
+    seed = tf.cast(seed, tf.int64)
+    if training:
+        ds = ds.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
+    ds = ds.batch(config.batch_size)
+    if training and augment is not None and augment != AugmentConfig.none():
+        floor = float(np.log(config.window.features.log_floor))
+        ds = ds.enumerate().map(
+            lambda i, batch: _augment(batch, tf.stack([seed, 10_000 + i]), augment, floor)
+        )
+    return ds
 
 
 def window_dataset(
@@ -181,53 +263,10 @@ def window_dataset(
         Seed of every random choice (shuffle, window positions, augmentation): the same seed gives
         the same batches.
     training : bool
-        Shuffle (training) or keep order (validation).
+        Shuffle and augment (training) or keep order (validation).
     """
-    import tensorflow as tf
-
-    win = config.window
-    width, n_mels = win.frames, win.features.n_mels
-    floor = float(np.log(win.features.log_floor))
-    aug = augment or AugmentConfig.none()
-    seed = tf.cast(seed, tf.int64)
-
-    def windows_of(index, record):
-        feats, label, span = parse_clip(record, n_mels)
-        frames = tf.shape(feats)[0]
-        clip_seed = tf.stack([seed, index])
-        positive_ends = (
-            span[1] + 1 + _uniform_int(clip_seed, 1, config.positive_repeats, 0, aug.shift_frames + 1)
-        )
-        partial_end = span[0] + tf.cast(
-            tf.cast(span[1] - span[0], tf.float32) * _uniform(clip_seed, 2, 1, 0.3, 0.6), tf.int32
-        )
-        random_end = _uniform_int(clip_seed, 3, 1, tf.minimum(width, frames), frames + 1)
-        ends = tf.cond(label > 0, lambda: tf.concat([positive_ends, partial_end], 0), lambda: random_end)
-        labels = tf.cond(
-            label > 0,
-            lambda: tf.concat([tf.ones([config.positive_repeats], tf.int32), tf.zeros([1], tf.int32)], 0),
-            lambda: tf.zeros([1], tf.int32),
-        )
-        padded = tf.concat(
-            [tf.fill([width, n_mels], floor), feats, tf.fill([aug.shift_frames + 1, n_mels], floor)], 0
-        )
-        # a window ending (exclusive) at clip frame `end` is padded[end : end + width]
-        ends = tf.clip_by_value(ends, 0, frames + aug.shift_frames + 1)
-        cut = tf.map_fn(
-            lambda end: padded[end : end + width],
-            ends,
-            fn_output_signature=tf.TensorSpec([width, n_mels], tf.float32),
-        )
-        return tf.data.Dataset.from_tensor_slices((cut, labels[:, None]))
-
-    records = tf.data.TFRecordDataset(path)
-    ds = records.enumerate().flat_map(windows_of)
-    if training:
-        ds = ds.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
-    ds = ds.batch(config.batch_size)
-    if training and aug != AugmentConfig.none():
-        ds = ds.enumerate().map(lambda i, batch: _augment(batch, tf.stack([seed, 10_000 + i]), aug, floor))
-    return ds
+    windows = clip_windows(path, config=config, augment=augment if training else None, seed=seed)
+    return batch_windows(windows, config=config, augment=augment, seed=seed, training=training)
 
 
 def _uniform(seed, salt: int, n, low, high):

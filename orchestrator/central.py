@@ -1,0 +1,167 @@
+"""The centralized baseline: the same model trained on the pooled audio of all training phones.
+
+What a company would do if it collected everyone's recordings; the upper bound the federated run
+is compared with. A strong baseline: balanced classes (positive windows repeated), augmentation,
+cosine learning-rate decay, early stopping on the validation phones' loss (best epoch kept).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from data_tools.fleet import Fleet
+from device_client.pipeline import (
+    AugmentConfig,
+    PipelineConfig,
+    batch_windows,
+    clip_windows,
+    ensure_feature_cache,
+)
+from models import DEFAULT_MODEL, build_model
+from orchestrator.run import save_run
+from wakeword.errors import ParameterError
+
+__all__ = ["CentralConfig", "train_central"]
+
+
+@dataclass(frozen=True)
+class CentralConfig:
+    """Settings of a centralized run."""
+
+    model: str = DEFAULT_MODEL  # a key of models.MODELS
+    width: float = 1.0  # channel multiplier of the model
+    epochs: int = 20  # at most this many passes over the pooled data
+    patience: int = 4  # stop after this many epochs without a better validation loss
+    learning_rate: float = 3e-3  # peak Adam learning rate, cosine-decayed to 5% over the epochs
+    seed: int = 1  # model initialisation, window positions, shuffling, augmentation
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # training augmentation
+    pipeline: PipelineConfig = field(
+        default_factory=lambda: PipelineConfig(batch_size=64, shuffle_buffer=4096)
+    )
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ParameterError(f"--epochs must be >= 1, got {self.epochs}")
+        if self.learning_rate <= 0:
+            raise ParameterError(f"--learning-rate must be positive, got {self.learning_rate}")
+
+
+def pooled_dataset(
+    paths: list[str], *, config: PipelineConfig, augment: AugmentConfig | None, seed: int, training: bool
+):
+    """Windows of many phones' caches, interleaved, shuffled and batched (the pooled data)."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(paths).enumerate()
+    ds = ds.interleave(
+        lambda i, p: clip_windows(
+            p, config=config, augment=augment if training else None, seed=seed * 100_003 + i
+        ),
+        cycle_length=min(len(paths), 16),
+    )
+    return batch_windows(ds, config=config, augment=augment, seed=seed, training=training)
+
+
+def prepare_caches(
+    fleet: Fleet, phone_ids: list[str], config: PipelineConfig, progress: Callable | None = None
+) -> list[str]:
+    """Each phone computes its own feature cache (on the phone, in its store)."""
+    paths = []
+    for i, phone_id in enumerate(phone_ids):
+        paths.append(str(ensure_feature_cache(fleet.store(phone_id), config.window)))
+        if progress is not None:
+            progress("features", i + 1, len(phone_ids))
+    return paths
+
+
+def train_central(
+    fleet: Fleet,
+    out: str | os.PathLike,
+    config: CentralConfig = CentralConfig(),
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Train on the pooled training phones, early-stop on the validation phones, save a run.
+
+    Returns the run description (also written to ``out/run.json``).
+    """
+    import tensorflow as tf
+
+    train_ids, val_ids = fleet.training_ids(), fleet.validation_ids()
+    if not train_ids or not val_ids:
+        raise ParameterError(f"{fleet.root}: need at least 2 training phones (one is held for validation)")
+    pipe = config.pipeline
+    train_paths = prepare_caches(fleet, train_ids, pipe, progress)
+    val_paths = prepare_caches(fleet, val_ids, pipe, progress)
+    window = pipe.window
+    classifier = build_model(
+        config.model, (window.frames, window.features.n_mels), width=config.width, seed=config.seed
+    )
+    optimizer = tf.keras.optimizers.Adam(config.learning_rate)
+    classifier.compile(
+        optimizer=optimizer,
+        loss=tf.keras.losses.BinaryCrossentropy(),
+        metrics=[tf.keras.metrics.AUC(name="auc"), tf.keras.metrics.BinaryAccuracy(name="accuracy")],
+    )
+    val_ds = pooled_dataset(val_paths, config=pipe, augment=None, seed=0, training=False).cache()
+
+    history, best, best_weights, waited = [], math.inf, None, 0
+    started = time.perf_counter()
+    for epoch in range(config.epochs):
+        lr = config.learning_rate * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs)))
+        optimizer.learning_rate.assign(lr)
+        ds = pooled_dataset(
+            train_paths, config=pipe, augment=config.augment, seed=config.seed * 1000 + epoch, training=True
+        )
+        t0 = time.perf_counter()
+        train = classifier.fit(ds, epochs=1, verbose=0).history
+        val = classifier.evaluate(val_ds, verbose=0, return_dict=True)
+        row = {
+            "epoch": epoch + 1,
+            "learning_rate": round(lr, 6),
+            "train_loss": round(train["loss"][-1], 5),
+            "train_accuracy": round(train["accuracy"][-1], 5),
+            "val_loss": round(val["loss"], 5),
+            "val_auc": round(val["auc"], 5),
+            "val_accuracy": round(val["accuracy"], 5),
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+        history.append(row)
+        log(
+            f"epoch {epoch + 1:>3}/{config.epochs}  train loss {row['train_loss']:.4f}  "
+            f"val loss {row['val_loss']:.4f}  val AUC {row['val_auc']:.4f}  ({row['seconds']:.0f} s)"
+        )
+        if progress is not None:
+            progress("epochs", epoch + 1, config.epochs)
+        if val["loss"] < best - 1e-4:
+            best, best_weights, waited = val["loss"], [w.copy() for w in classifier.get_weights()], 0
+        else:
+            waited += 1
+            if waited >= config.patience:
+                log(f"early stop: no better validation loss in {config.patience} epochs")
+                break
+    classifier.set_weights(best_weights)
+    description = {
+        "mode": "central",
+        "model": config.model,
+        "width": config.width,
+        "parameters": int(classifier.count_params()),
+        "window": window.to_dict(),
+        "fleet": str(Path(fleet.root).resolve()),
+        "phrase": fleet.phrase,
+        "training_phones": len(train_ids),
+        "validation_phones": val_ids,
+        "settings": {k: v for k, v in dataclasses.asdict(config).items() if k not in ("pipeline",)},
+        "history": history,
+        "best_val_loss": round(best, 5),
+        "train_seconds": round(time.perf_counter() - started, 1),
+    }
+    save_run(out, classifier=classifier, description=description)
+    return description

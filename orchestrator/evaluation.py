@@ -1,0 +1,153 @@
+"""Fleet evaluation as a device would see it (``wakeword eval``).
+
+Every clip of the evaluated phones and every background stream is scored by streaming the model
+over it (:mod:`wakeword.scoring`), scores are smoothed, detections counted once per event
+(:mod:`wakeword.detector`). The threshold for the target false accepts per hour is chosen on the
+validation phones and streams; false rejects and false accepts are then reported on the test
+phones and streams with that threshold, plus hard negatives (partials, sound-alikes) separately
+and a per-phone breakdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from data_tools.fleet import Fleet
+from device_client.store import PhoneStore
+from wakeword.detector import DetectorConfig, smooth
+from wakeword.metrics import (
+    THRESHOLDS,
+    NegativeScores,
+    PositiveScores,
+    clip_accept_rate,
+    det_curve,
+    fa_per_hour,
+    false_reject_rate,
+    operating_point,
+)
+from wakeword.scoring import window_end_seconds
+
+__all__ = ["EvalConfig", "ScoredSet", "evaluate_fleet", "score_stores"]
+
+HARD_KINDS = ("partial", "soundalike")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """How to evaluate."""
+
+    target_fa_per_hour: float = 0.5  # the operating point: at most this many false accepts per hour
+    detector: DetectorConfig = field(default_factory=DetectorConfig)  # smoothing and refractory
+    accept_after_s: float = 1.0  # a detection up to this long after the phrase ends still counts
+
+
+@dataclass
+class ScoredSet:
+    """Scores of a set of phones and streams."""
+
+    positives: list[PositiveScores] = field(default_factory=list)
+    negatives: list[NegativeScores] = field(default_factory=list)  # all negative audio (FA/h)
+    hard: dict[str, list[NegativeScores]] = field(default_factory=dict)  # per hard-negative kind
+    by_phone: dict[str, ScoredSet] = field(default_factory=dict)
+
+
+def score_stores(
+    scorer: Callable[[np.ndarray], np.ndarray],
+    stores: list[PhoneStore],
+    streams: list[PhoneStore],
+    config: EvalConfig,
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+    label: str = "scoring",
+) -> ScoredSet:
+    """Stream ``scorer`` over every clip of ``stores`` and ``streams``."""
+    det = config.detector
+    out = ScoredSet(hard={k: [] for k in HARD_KINDS})
+    total = len(stores) + len(streams)
+    for i, store in enumerate([*stores, *streams]):
+        phone = ScoredSet(hard={k: [] for k in HARD_KINDS})
+        for clip in store.clips():
+            audio = store.read(clip)
+            scores = smooth(scorer(audio), det.smooth_windows)
+            if clip.label == "positive":
+                ends = window_end_seconds(scores.size, det.window)
+                first = int(np.searchsorted(ends, clip.span[0], side="left"))
+                last = int(np.searchsorted(ends, clip.span[1] + config.accept_after_s, side="right")) - 1
+                phone.positives.append(PositiveScores(scores, first, last))
+            else:
+                neg = NegativeScores(scores, clip.duration)
+                phone.negatives.append(neg)
+                if clip.kind in HARD_KINDS:
+                    phone.hard[clip.kind].append(neg)
+        out.by_phone[store.phone_id] = phone
+        out.positives += phone.positives
+        out.negatives += phone.negatives
+        for kind in HARD_KINDS:
+            out.hard[kind] += phone.hard[kind]
+        if progress is not None:
+            progress(label, i + 1, total)
+    return out
+
+
+def summarize(scored: ScoredSet, threshold: float, config: EvalConfig) -> dict:
+    """FRR, FA/h and hard-negative accept rates of a scored set at one threshold."""
+    th = np.array([threshold])
+    refractory = config.detector.refractory_windows
+    hours = sum(n.seconds for n in scored.negatives) / 3600
+    return {
+        "positives": len(scored.positives),
+        "negative_hours": round(hours, 4),
+        "frr": float(false_reject_rate(scored.positives, th)[0]),
+        "fa_per_hour": float(fa_per_hour(scored.negatives, th, refractory)[0]),
+        "hard_negative_accept_rate": {
+            k: float(clip_accept_rate(v, th)[0]) for k, v in scored.hard.items() if v
+        },
+    }
+
+
+def evaluate_fleet(
+    scorer: Callable[[np.ndarray], np.ndarray],
+    fleet: Fleet,
+    *,
+    split: str = "test",
+    config: EvalConfig = EvalConfig(),
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict:
+    """Evaluate a scorer on a fleet; returns the report (JSON-serialisable)."""
+    refractory = config.detector.refractory_windows
+    val = score_stores(
+        scorer, [fleet.store(p) for p in fleet.validation_ids()], fleet.streams("validation"), config,
+        progress=progress, label="validation",
+    )  # fmt: skip
+    test_ids = fleet.phone_ids("test") if split == "test" else fleet.validation_ids()
+    test_streams = fleet.streams("test") if split == "test" else fleet.streams("validation")
+    test = score_stores(
+        scorer, [fleet.store(p) for p in test_ids], test_streams, config, progress=progress, label=split
+    )
+    val_fa = fa_per_hour(val.negatives, THRESHOLDS, refractory)
+    threshold = operating_point(val_fa, THRESHOLDS, config.target_fa_per_hour)
+    test_frr = false_reject_rate(test.positives, THRESHOLDS)
+    test_fa = fa_per_hour(test.negatives, THRESHOLDS, refractory)
+    # the best FRR the test data allows at the target, had the threshold been chosen on it (oracle)
+    oracle = operating_point(test_fa, THRESHOLDS, config.target_fa_per_hour)
+    return {
+        "split": split,
+        "target_fa_per_hour": config.target_fa_per_hour,
+        "threshold": threshold,
+        "threshold_chosen_on": {
+            "phones": fleet.validation_ids(),
+            "streams": [s.phone_id for s in fleet.streams("validation")],
+        },
+        "validation": summarize(val, threshold, config),
+        "test": summarize(test, threshold, config),
+        "test_oracle": {"threshold": oracle, **summarize(test, oracle, config)},
+        "per_phone": {p: summarize(s, threshold, config) for p, s in test.by_phone.items()},
+        "det_curve": det_curve(test_frr, test_fa),
+        "detector": {
+            "smooth_windows": config.detector.smooth_windows,
+            "refractory_s": config.detector.refractory_s,
+        },
+    }

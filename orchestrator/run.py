@@ -1,0 +1,63 @@
+"""A training run's folder: what ``wakeword eval`` and ``wakeword export`` read.
+
+::
+
+    RUN/
+      run.json       format, mode (central/federated), model name and width, window, fleet, phrase,
+                     training settings, history (one row per epoch or round), final metrics
+      model.keras    the classifier (log-mel window -> probability), Keras format
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from wakeword.errors import WakewordError
+from wakeword.fileio import atomic_write
+from wakeword.window import WindowConfig
+
+__all__ = ["MODEL_FILE", "RUN_FILE", "load_run", "save_run"]
+
+RUN_FORMAT = "wakeword-run"
+RUN_FILE = "run.json"
+MODEL_FILE = "model.keras"
+
+
+def save_run(root: str | os.PathLike, *, classifier, description: dict) -> Path:
+    """Write the model and ``run.json`` (each atomically)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".{MODEL_FILE}.tmp.keras"
+    classifier.save(tmp)
+    os.replace(tmp, root / MODEL_FILE)
+    with atomic_write(root / RUN_FILE, "w") as handle:
+        json.dump({"format": RUN_FORMAT, **description}, handle, indent=1, sort_keys=True)
+        handle.write("\n")
+    return root
+
+
+def load_run(root: str | os.PathLike):
+    """Return ``(classifier, description, window)`` of a run folder."""
+    import tensorflow as tf
+
+    root = Path(root)
+    path = root / RUN_FILE
+    if not path.is_file() or not (root / MODEL_FILE).is_file():
+        raise WakewordError(
+            f"{root}: not a training run (needs {RUN_FILE} and {MODEL_FILE}); train one with `wakeword train`"
+        )
+    try:
+        description = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise WakewordError(f"{path}: unreadable or corrupt ({exc})") from None
+    if description.get("format") != RUN_FORMAT:
+        raise WakewordError(f"{path}: not a wakeword run description")
+    try:
+        classifier = tf.keras.models.load_model(root / MODEL_FILE, compile=False)
+    except (OSError, ValueError) as exc:
+        raise WakewordError(
+            f"{root / MODEL_FILE}: cannot load the model ({str(exc).splitlines()[0]})"
+        ) from None
+    return classifier, description, WindowConfig.from_dict(description["window"])

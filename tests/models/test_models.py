@@ -1,0 +1,83 @@
+"""Every registered model: builds, trains a few steps, converts to TFLite (float and int8) with
+builtin ops only, and the float TFLite file matches Keras."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models import DEFAULT_MODEL, MODELS, build_model, with_frontend
+from wakeword.errors import ParameterError
+from wakeword.window import DEFAULT_WINDOW
+
+SHAPE = (DEFAULT_WINDOW.frames, DEFAULT_WINDOW.features.n_mels)
+
+
+def test_default_model_is_within_budget():
+    assert build_model(DEFAULT_MODEL, SHAPE, seed=0).count_params() <= 50_000
+
+
+def test_unknown_model():
+    with pytest.raises(ParameterError, match="--model must be one of"):
+        build_model("transformer", SHAPE)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_builds_and_same_seed_same_weights(name):
+    a, b = build_model(name, SHAPE, seed=3), build_model(name, SHAPE, seed=3)
+    assert a.output_shape == (None, 1)
+    assert a.count_params() <= 60_000
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    for module in (MODELS[name],):
+        assert name == module.NAME and module.DESCRIPTION and module.PAPER
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_trains_a_few_steps(name, rng):
+    model = build_model(name, SHAPE, seed=1, dropout=0.0)
+    x = rng.normal(-6, 2, size=(64, *SHAPE)).astype(np.float32)
+    y = (rng.uniform(size=(64, 1)) < 0.5).astype(np.float32)
+    x[y[:, 0] == 1, 30:40, 5:15] += 4.0  # a learnable pattern
+    model.compile(tf.keras.optimizers.Adam(3e-3), "binary_crossentropy")
+    losses = model.fit(x, y, epochs=8, batch_size=16, verbose=0).history["loss"]
+    assert losses[-1] < 0.7 * losses[0]  # training-mode loss (BatchNorm statistics need more steps)
+
+
+def _convert(model, *, int8: bool, rng) -> bytes:
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if int8:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+
+        def representative():
+            for _ in range(8):
+                yield [(0.1 * rng.standard_normal((1, DEFAULT_WINDOW.samples))).astype(np.float32)]
+
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+            tf.lite.OpsSet.TFLITE_BUILTINS,
+        ]
+    else:
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    return converter.convert()
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_converts_to_tflite_float_and_int8(name, rng):
+    model = with_frontend(build_model(name, SHAPE, seed=2), window_samples=DEFAULT_WINDOW.samples)
+    audio = (0.1 * rng.standard_normal((1, DEFAULT_WINDOW.samples))).astype(np.float32)
+    expected = model(audio).numpy()
+    for int8 in (False, True):
+        flatbuffer = _convert(model, int8=int8, rng=rng)
+        interpreter = tf.lite.Interpreter(model_content=flatbuffer)
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], audio)
+        interpreter.invoke()
+        out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+        assert out.shape == (1, 1) and 0 <= out[0, 0] <= 1
+        if not int8:
+            np.testing.assert_allclose(out, expected, atol=1e-4)
+        else:
+            assert len(flatbuffer) < 0.6 * len(_convert(model, int8=False, rng=rng))

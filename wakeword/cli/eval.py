@@ -1,0 +1,114 @@
+"""Evaluate a model on a fleet's held-out phones, as a device would run it.
+
+Streams the model over every clip and background stream (window and stride of the detector),
+smooths scores, counts one detection per event. The threshold for --target-fa-per-hour is chosen
+on the validation phones and streams; false rejects (FRR) and false accepts per hour (FA/h) are
+reported on the test phones with it, hard negatives (partials, sound-alikes) separately, per phone.
+Writes report.json and det.png (FRR vs FA/h, log axes).
+
+Example:  wakeword eval --model runs/central --fleet runs/fleet
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "FRR at a target FA/h on held-out phones, DET curve, per-phone report"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", type=Path, required=True, help="a run folder (wakeword train) or a .tflite file"
+    )
+    parser.add_argument("--fleet", type=Path, required=True, help="fleet folder")
+    parser.add_argument(
+        "--split", choices=("test", "validation"), default="test", help="phones to report on (default test)"
+    )
+    parser.add_argument(
+        "--target-fa-per-hour", type=float, default=0.5, help="operating point (default 0.5 FA/h)"
+    )
+    parser.add_argument(
+        "--out", type=Path, help="folder for report.json and det.png (default MODEL/eval-SPLIT)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from data_tools.fleet import Fleet
+    from orchestrator.evaluation import EvalConfig, evaluate_fleet
+    from wakeword.cli.progress import ProgressBars
+    from wakeword.errors import ParameterError
+    from wakeword.fileio import atomic_write
+    from wakeword.plots import save_det_plot
+
+    if args.target_fa_per_hour <= 0:
+        raise ParameterError(f"--target-fa-per-hour must be positive, got {args.target_fa_per_hour}")
+    fleet = Fleet(args.fleet)
+    scorer, name = _scorer(args.model)
+    out = args.out or (
+        args.model.parent / f"{args.model.stem}-eval-{args.split}"
+        if args.model.suffix == ".tflite"
+        else args.model / f"eval-{args.split}"
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    with ProgressBars() as bars:
+        report = evaluate_fleet(
+            scorer,
+            fleet,
+            split=args.split,
+            config=EvalConfig(target_fa_per_hour=args.target_fa_per_hour),
+            progress=bars.update,
+        )
+    report = {"model": str(args.model), "fleet": str(args.fleet), **report}
+    with atomic_write(out / "report.json", "w") as handle:
+        json.dump(report, handle, indent=1)
+    test = report["test"]
+    save_det_plot(
+        out / "det.png",
+        {name: report["det_curve"]},
+        points={"operating point": (test["fa_per_hour"], test["frr"])},
+        target_fa_per_hour=args.target_fa_per_hour,
+        title=(
+            f"{name} on {args.fleet} ({args.split}: {test['positives']} positives, "
+            f"{test['negative_hours']:.2f} h negatives)"
+        ),
+    )
+    print(format_summary(report))
+    print(f"report: {out / 'report.json'}  DET plot: {out / 'det.png'}")
+    return 0
+
+
+def _scorer(model: Path):
+    from wakeword.errors import WakewordError
+    from wakeword.scoring import KerasScorer, TFLiteScorer
+
+    if not model.exists():
+        raise WakewordError(f"{model}: no such run folder or file")
+    if model.is_dir():
+        from orchestrator.run import load_run
+
+        classifier, description, window = load_run(model)
+        return KerasScorer(classifier, window), f"{description['model']} ({description['mode']})"
+    return TFLiteScorer(model), model.name
+
+
+def format_summary(report: dict) -> str:
+    """The summary table printed by `wakeword eval`."""
+    test, val, oracle = report["test"], report["validation"], report["test_oracle"]
+    target, split = report["target_fa_per_hour"], report["split"]
+    lines = [
+        f"threshold {report['threshold']:.4f} chosen on validation for <= {target:g} FA/h "
+        f"(validation: FRR {val['frr']:.1%}, {val['fa_per_hour']:.2f} FA/h)",
+        f"{'':<28}{'FRR':>8}{'FA/h':>8}{'positives':>11}{'neg. hours':>12}",
+        f"{split + ' (at that threshold)':<28}{test['frr']:>8.1%}{test['fa_per_hour']:>8.2f}"
+        f"{test['positives']:>11}{test['negative_hours']:>12.2f}",
+        f"{split + ' (oracle threshold)':<28}{oracle['frr']:>8.1%}{oracle['fa_per_hour']:>8.2f}",
+    ]
+    for kind, rate in test["hard_negative_accept_rate"].items():
+        lines.append(f"hard negatives: {kind:<12} accepted {rate:.1%} of clips")
+    lines.append(f"{'phone':<20}{'FRR':>8}{'FA/h':>8}")
+    for phone, row in report["per_phone"].items():
+        lines.append(f"{phone:<20}{row['frr']:>8.1%}{row['fa_per_hour']:>8.2f}")
+    return "\n".join(lines)

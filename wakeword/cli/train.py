@@ -1,0 +1,97 @@
+"""Train the wake-word model on a fleet.
+
+Federated (the default): TensorFlow Federated rounds over the training phones, raw audio never
+leaves a phone. Centralized (--central): the same model on the pooled audio of the training
+phones, the baseline a company collecting everyone's recordings would get.
+
+Examples:
+  wakeword train --central --fleet runs/fleet --out runs/central
+  wakeword train --fleet runs/fleet --rounds 50 --clients-per-round 10 --out runs/fed
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "train the model (federated with TFF by default, or --central)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from models import DEFAULT_MODEL, MODELS
+    from orchestrator.central import CentralConfig
+
+    central = CentralConfig()
+    parser.add_argument("--fleet", type=Path, required=True, help="fleet folder (wakeword data synth/import)")
+    parser.add_argument("--out", type=Path, required=True, help="run folder to write (model.keras, run.json)")
+    parser.add_argument(
+        "--central", action="store_true", help="train centrally on pooled audio (the baseline)"
+    )
+    parser.add_argument(
+        "--model",
+        choices=sorted(MODELS),
+        default=DEFAULT_MODEL,
+        help="; ".join(f"{name}: {MODELS[name].DESCRIPTION}" for name in sorted(MODELS)),
+    )
+    parser.add_argument(
+        "--width", type=float, default=1.0, help="channel multiplier of the model (default 1.0)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    group = parser.add_argument_group("centralized training (--central)")
+    group.add_argument(
+        "--epochs",
+        type=int,
+        default=central.epochs,
+        help=f"at most this many epochs (default {central.epochs})",
+    )
+    group.add_argument(
+        "--patience",
+        type=int,
+        default=central.patience,
+        help=f"early-stopping patience (default {central.patience})",
+    )
+    group.add_argument(
+        "--learning-rate",
+        type=float,
+        default=central.learning_rate,
+        help=f"peak learning rate (default {central.learning_rate})",
+    )
+    group.add_argument(
+        "--no-augment", action="store_true", help="turn off augmentation (SpecAugment, gain, mixing, shift)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from data_tools.fleet import Fleet
+
+    fleet = Fleet(args.fleet)
+    if args.central:
+        return _run_central(args, fleet)
+    from wakeword.errors import ParameterError
+
+    raise ParameterError("federated training is not available yet; use --central")
+
+
+def _run_central(args: argparse.Namespace, fleet) -> int:
+    from device_client.pipeline import AugmentConfig
+    from orchestrator.central import CentralConfig, train_central
+    from wakeword.cli.progress import ProgressBars
+
+    config = CentralConfig(
+        model=args.model,
+        width=args.width,
+        epochs=args.epochs,
+        patience=args.patience,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+        augment=AugmentConfig.none() if args.no_augment else AugmentConfig(),
+    )
+    with ProgressBars() as bars:
+        description = train_central(fleet, args.out, config, progress=bars.update, log=bars.write)
+    print(
+        f"{args.out}: {description['model']} ({description['parameters']:,} parameters), "
+        f"{len(description['history'])} epochs in {description['train_seconds']:.0f} s, "
+        f"best validation loss {description['best_val_loss']:.4f}"
+    )
+    print(f"next: wakeword eval --model {args.out} --fleet {args.fleet}")
+    return 0
