@@ -10,12 +10,17 @@ DEVICES   ?= 24
 DEMO_DIR  ?= runs/demo
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps test lint demo bench clean lock
+.PHONY: help setup system-deps native test lint demo bench clean lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-setup: system-deps $(STAMP)  ## install Debian packages, .venv and pinned Python packages (idempotent)
+setup: system-deps $(STAMP) native  ## install Debian packages, .venv and pinned Python packages (idempotent)
+
+native: orchestrator/native/libloopback_bind.so
+
+orchestrator/native/libloopback_bind.so: orchestrator/native/loopback_bind.c
+	@scripts/build-native.sh
 
 system-deps:
 	@scripts/system-deps.sh
@@ -48,5 +53,5 @@ lock:  ## regenerate requirements.lock from requirements.in
 	scripts/lock.sh
 
 clean:  ## remove the virtual environment, caches and generated runs
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache build *.egg-info orchestrator/native/*.so
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+# Log-mel features span about [-11.5, 4] (log floor to loud speech); standardised with fixed
+# constants, so no layer keeps running statistics. (Federated averaging in TFF aggregates trainable
+# weights only: BatchNorm's moving averages would never leave their initial values on the server.)
+LOGMEL_MEAN = -6.0
+LOGMEL_STD = 3.0
+
 
 def initializer(seed: int | None, index: int):
-    """A Glorot-uniform initialiser, seeded per layer so a seed fixes the whole model."""
-    return tf.keras.initializers.GlorotUniform(seed=None if seed is None else seed * 1000 + index)
+    """A He-uniform initialiser (ReLU networks without normalisation), seeded per layer so a seed
+    fixes the whole model."""
+    return tf.keras.initializers.HeUniform(seed=None if seed is None else seed * 1000 + index)
+
+
+def standardize(x):
+    """Fixed input standardisation of log-mel features (constants, no statistics)."""
+    return tf.keras.layers.Rescaling(1.0 / LOGMEL_STD, offset=-LOGMEL_MEAN / LOGMEL_STD, name="standardize")(
+        x
+    )
 
 
 def channels(base: int, width: float) -> int:

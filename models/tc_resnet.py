@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from models.layers import channels, head, initializer
+from models.layers import channels, head, initializer, standardize
 
 NAME = "tc_resnet"
 DESCRIPTION = "TC-ResNet8 temporal convolutions (mels as channels), ~38k parameters"
@@ -20,19 +20,16 @@ DEFAULT_WIDTH = 0.75
 def _block(x, c: int, *, seed: int | None, index: int):
     """Residual block: two kernel-9 convolutions (the first with stride 2), 1x1 shortcut."""
     shortcut = tf.keras.layers.Conv1D(
-        c, 1, strides=2, use_bias=False, kernel_initializer=initializer(seed, index)
+        c, 1, strides=2, use_bias=True, kernel_initializer=initializer(seed, index)
     )(x)
-    shortcut = tf.keras.layers.BatchNormalization()(shortcut)
     shortcut = tf.keras.layers.ReLU()(shortcut)
     y = tf.keras.layers.Conv1D(
-        c, 9, strides=2, padding="same", use_bias=False, kernel_initializer=initializer(seed, index + 1)
+        c, 9, strides=2, padding="same", use_bias=True, kernel_initializer=initializer(seed, index + 1)
     )(x)
-    y = tf.keras.layers.BatchNormalization()(y)
     y = tf.keras.layers.ReLU()(y)
     y = tf.keras.layers.Conv1D(
-        c, 9, padding="same", use_bias=False, kernel_initializer=initializer(seed, index + 2)
+        c, 9, padding="same", use_bias=True, kernel_initializer=initializer(seed, index + 2)
     )(y)
-    y = tf.keras.layers.BatchNormalization()(y)
     return tf.keras.layers.ReLU()(tf.keras.layers.Add()([y, shortcut]))
 
 
@@ -41,9 +38,8 @@ def build(input_shape: tuple[int, int], *, width: float = 1.0, dropout: float = 
     width *= DEFAULT_WIDTH
     feats = tf.keras.Input(shape=input_shape, name="log_mel")
     x = tf.keras.layers.Conv1D(
-        channels(16, width), 3, padding="same", use_bias=False, kernel_initializer=initializer(seed, 0)
-    )(feats)
-    x = tf.keras.layers.BatchNormalization()(x)
+        channels(16, width), 3, padding="same", use_bias=True, kernel_initializer=initializer(seed, 0)
+    )(standardize(feats))
     x = tf.keras.layers.ReLU()(x)
     for i, base in enumerate((24, 32, 48)):
         x = _block(x, channels(base, width), seed=seed, index=10 * (i + 1))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from models.layers import channels, head, initializer
+from models.layers import channels, head, initializer, standardize
 
 NAME = "tiny_cnn"
 DESCRIPTION = "three-layer CNN with pooling, ~15k parameters, the fastest"
@@ -19,17 +19,15 @@ PAPER = "Sainath & Parada 2015 (Interspeech); TF micro_speech tiny_conv"
 def build(input_shape: tuple[int, int], *, width: float = 1.0, dropout: float = 0.1, seed: int | None = None):
     """Classifier ``(frames, n_mels) -> (1,)`` probability; see the module docstring."""
     feats = tf.keras.Input(shape=input_shape, name="log_mel")
-    x = tf.keras.layers.Reshape((*input_shape, 1))(feats)
+    x = tf.keras.layers.Reshape((*input_shape, 1))(standardize(feats))
     for i, base in enumerate((8, 16, 32)):
         x = tf.keras.layers.Conv2D(
-            channels(base, width), 3, padding="same", use_bias=False, kernel_initializer=initializer(seed, i)
+            channels(base, width), 3, padding="same", use_bias=True, kernel_initializer=initializer(seed, i)
         )(x)
-        x = tf.keras.layers.BatchNormalization()(x)
         x = tf.keras.layers.ReLU()(x)
         x = tf.keras.layers.MaxPool2D(2)(x)
     x = tf.keras.layers.Conv2D(
-        channels(32, width), 3, padding="same", use_bias=False, kernel_initializer=initializer(seed, 9)
+        channels(32, width), 3, padding="same", use_bias=True, kernel_initializer=initializer(seed, 9)
     )(x)
-    x = tf.keras.layers.BatchNormalization()(x)
     x = tf.keras.layers.ReLU()(x)
     return tf.keras.Model(feats, head(x, dropout=dropout, seed=seed, index=99), name=NAME)

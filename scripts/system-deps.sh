@@ -5,8 +5,9 @@
 #   libportaudio2       PortAudio, used by sounddevice for the microphone
 #   pulseaudio, pulseaudio-utils, libasound2-plugins
 #                       a virtual microphone (null sink) for the microphone tests
+#   gcc, libc6-dev      to build the bind shim that keeps TFF's worker on loopback
 set -euo pipefail
-packages=(espeak-ng flite sox libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins)
+packages=(espeak-ng flite sox libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins gcc libc6-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
