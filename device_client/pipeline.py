@@ -3,8 +3,8 @@
 Two stages:
 
 1. :func:`ensure_feature_cache` computes each clip's log-mel features once (the shared frontend)
-   and stores them inside the phone's own store, ``PHONE/cache/logmel-<key>.tfrecord``, keyed by
-   the feature config and the manifest, so it is rebuilt when either changes.
+   and stores them inside the phone's own store, ``PHONE/cache/logmel.tfrecord`` (with the key
+   of the manifest and feature config it was built for), rebuilt when either changes.
 2. :func:`window_dataset` turns that file into training or validation windows with TensorFlow ops
    only (no Python callbacks), so the same pipeline runs in Keras, and inside TensorFlow
    Federated's client computation, which executes graphs in its C++ worker.
@@ -30,6 +30,7 @@ import numpy as np
 
 from device_client.store import MANIFEST, PhoneStore
 from wakeword.features import log_mel_librosa
+from wakeword.fileio import atomic_write
 from wakeword.window import DEFAULT_WINDOW, WindowConfig
 
 __all__ = [
@@ -85,8 +86,20 @@ def cache_key(store: PhoneStore, window: WindowConfig) -> str:
     return digest.hexdigest()[:16]
 
 
+CACHE_FILE = "logmel.tfrecord"  # fixed name: a client computation derives it from the phone id
+KEY_FILE = "logmel.key"  # the cache_key the file was built for
+
+
 def cache_path(store: PhoneStore, window: WindowConfig = DEFAULT_WINDOW) -> Path:
-    return store.root / CACHE_DIR / f"logmel-{cache_key(store, window)}.tfrecord"
+    """Where a phone keeps its feature cache (``PHONE/cache/logmel.tfrecord``)."""
+    return store.root / CACHE_DIR / CACHE_FILE
+
+
+def cache_is_current(store: PhoneStore, window: WindowConfig = DEFAULT_WINDOW) -> bool:
+    key = store.root / CACHE_DIR / KEY_FILE
+    if not (cache_path(store, window).is_file() and key.is_file()):
+        return False
+    return key.read_text() == cache_key(store, window)
 
 
 def ensure_feature_cache(store: PhoneStore, window: WindowConfig = DEFAULT_WINDOW) -> Path:
@@ -100,11 +113,10 @@ def ensure_feature_cache(store: PhoneStore, window: WindowConfig = DEFAULT_WINDO
     import tensorflow as tf
 
     path = cache_path(store, window)
-    if path.exists():
+    if cache_is_current(store, window):
         return path
     path.parent.mkdir(exist_ok=True)
-    for old in path.parent.glob("logmel-*.tfrecord"):
-        old.unlink()  # a stale cache of an older manifest or frontend
+    (path.parent / KEY_FILE).unlink(missing_ok=True)  # stale (older manifest or frontend): rebuild
     cfg = window.features
     feats, starts, lengths, labels, span_start, span_end = [], [], [], [], [], []
     offset = 0
@@ -142,7 +154,9 @@ def ensure_feature_cache(store: PhoneStore, window: WindowConfig = DEFAULT_WINDO
     tmp = path.with_name(f".{path.name}.writing")
     with tf.io.TFRecordWriter(str(tmp)) as writer:
         writer.write(example.SerializeToString())
-    tmp.replace(path)  # the cache appears only once complete
+    tmp.replace(path)
+    with atomic_write(path.parent / KEY_FILE, "w") as handle:  # the key is written last: complete
+        handle.write(cache_key(store, window))
     return path
 
 

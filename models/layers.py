@@ -6,7 +6,8 @@ import tensorflow as tf
 
 # Log-mel features span about [-11.5, 4] (log floor to loud speech); standardised with fixed
 # constants, so no layer keeps running statistics. (Federated averaging in TFF aggregates trainable
-# weights only: BatchNorm's moving averages would never leave their initial values on the server.)
+# weights only: BatchNorm's moving averages would never leave their initial values on the server,
+# so the models use layer normalisation, see `norm`.)
 LOGMEL_MEAN = -6.0
 LOGMEL_STD = 3.0
 
@@ -15,6 +16,12 @@ def initializer(seed: int | None, index: int):
     """A He-uniform initialiser (ReLU networks without normalisation), seeded per layer so a seed
     fixes the whole model."""
     return tf.keras.initializers.HeUniform(seed=None if seed is None else seed * 1000 + index)
+
+
+def norm(x):
+    """Layer normalisation over channels: trainable scale and offset only, no running statistics,
+    so it behaves the same in federated averaging, central training and on the device."""
+    return tf.keras.layers.LayerNormalization(axis=-1, epsilon=1e-3)(x)
 
 
 def standardize(x):

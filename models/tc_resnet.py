@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from models.layers import channels, head, initializer, standardize
+from models.layers import channels, head, initializer, norm, standardize
 
 NAME = "tc_resnet"
 DESCRIPTION = "TC-ResNet8 temporal convolutions (mels as channels), ~38k parameters"
@@ -22,15 +22,15 @@ def _block(x, c: int, *, seed: int | None, index: int):
     shortcut = tf.keras.layers.Conv1D(
         c, 1, strides=2, use_bias=True, kernel_initializer=initializer(seed, index)
     )(x)
-    shortcut = tf.keras.layers.ReLU()(shortcut)
+    shortcut = tf.keras.layers.ReLU()(norm(shortcut))
     y = tf.keras.layers.Conv1D(
         c, 9, strides=2, padding="same", use_bias=True, kernel_initializer=initializer(seed, index + 1)
     )(x)
-    y = tf.keras.layers.ReLU()(y)
+    y = tf.keras.layers.ReLU()(norm(y))
     y = tf.keras.layers.Conv1D(
         c, 9, padding="same", use_bias=True, kernel_initializer=initializer(seed, index + 2)
     )(y)
-    return tf.keras.layers.ReLU()(tf.keras.layers.Add()([y, shortcut]))
+    return tf.keras.layers.ReLU()(norm(tf.keras.layers.Add()([y, shortcut])))
 
 
 def build(input_shape: tuple[int, int], *, width: float = 1.0, dropout: float = 0.1, seed: int | None = None):
@@ -40,7 +40,7 @@ def build(input_shape: tuple[int, int], *, width: float = 1.0, dropout: float = 
     x = tf.keras.layers.Conv1D(
         channels(16, width), 3, padding="same", use_bias=True, kernel_initializer=initializer(seed, 0)
     )(standardize(feats))
-    x = tf.keras.layers.ReLU()(x)
+    x = tf.keras.layers.ReLU()(norm(x))
     for i, base in enumerate((24, 32, 48)):
         x = _block(x, channels(base, width), seed=seed, index=10 * (i + 1))
     return tf.keras.Model(feats, head(x, dropout=dropout, seed=seed, index=99), name=NAME)

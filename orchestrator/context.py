@@ -16,6 +16,8 @@ def _factory(target: str):
     stub = tff.framework.RemoteExecutorGrpcStub(grpc.insecure_channel(target, GRPC_OPTIONS))
 
     def stack_fn(cardinalities):
+        if cardinalities.get(tff.CLIENTS) is None:  # computations without client values
+            cardinalities[tff.CLIENTS] = 0
         executor = tff.framework.RemoteExecutor(stub)
         executor.set_cardinalities(cardinalities)
         return executor

@@ -1,0 +1,465 @@
+"""Federated training with TensorFlow Federated (``wakeword train``, the default).
+
+The plain-TF parts (the Keras model, each phone's data pipeline) live in ``models`` and
+``device_client``; this module wires them into TFF: a ``tff.learning`` FedAvg process (weighted,
+or unweighted for DP), client sampling and simulated dropouts per round from the seed, federated
+evaluation on the validation phones, a checkpoint after every round, metrics to CSV and
+TensorBoard.
+
+Only phone IDs cross into the federated computation: the client computation (running in TFF's
+worker) opens the phone's own feature cache from its store, trains, and returns a model update
+and an example count. The orchestrator process never reads a phone's audio or features.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from data_tools.fleet import Fleet
+from device_client.pipeline import (
+    CACHE_DIR,
+    CACHE_FILE,
+    AugmentConfig,
+    PipelineConfig,
+    batch_windows,
+    clip_windows,
+)
+from models import DEFAULT_MODEL, build_model
+from orchestrator.run import save_run
+from wakeword.errors import ParameterError, WakewordError
+from wakeword.fileio import atomic_write
+
+__all__ = [
+    "AGGREGATORS",
+    "SERVER_OPTIMIZERS",
+    "FederatedConfig",
+    "dp_epsilon",
+    "sample_clients",
+    "train_federated",
+]
+
+AGGREGATORS = ("mean", "robust", "dp", "secure")
+SERVER_OPTIMIZERS = ("sgd", "adam", "yogi")
+CHECKPOINT_DIR = "checkpoints"
+
+
+@dataclass(frozen=True)
+class FederatedConfig:
+    """Settings of a federated run."""
+
+    model: str = DEFAULT_MODEL  # a key of models.MODELS
+    width: float = 1.0  # channel multiplier
+    rounds: int = 50  # federated rounds
+    clients_per_round: int = 10  # phones sampled per round
+    client_epochs: int = 2  # local passes over a phone's windows per round
+    client_learning_rate: float = 0.05  # client SGD
+    server_optimizer: str = "adam"  # sgd, adam (FedAdam, Reddi et al. 2021) or yogi
+    server_learning_rate: float = 3e-3  # server optimizer step (1.0 for sgd = plain FedAvg)
+    dropout_rate: float = 0.0  # share of sampled phones that fail to report (simulated)
+    eval_every: int = 5  # federated evaluation on the validation phones every N rounds
+    aggregator: str = "mean"  # mean, robust (clip + zero outliers), dp (DP-FedAvg), secure
+    dp_noise_multiplier: float = 1.0  # dp: Gaussian noise std / clipping norm
+    dp_delta: float | None = None  # dp: delta of the reported (epsilon, delta); default 1/n^1.1
+    seed: int = 1  # model init, sampling, dropouts, client data order and augmentation
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # client-side augmentation
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)  # client batches
+
+    def __post_init__(self) -> None:
+        if self.rounds < 1:
+            raise ParameterError(f"--rounds must be >= 1, got {self.rounds}")
+        if self.clients_per_round < 1:
+            raise ParameterError(f"--clients-per-round must be >= 1, got {self.clients_per_round}")
+        if self.aggregator not in AGGREGATORS:
+            raise ParameterError(f"--aggregator must be one of {AGGREGATORS}, got {self.aggregator!r}")
+        if self.server_optimizer not in SERVER_OPTIMIZERS:
+            raise ParameterError(
+                f"--server-optimizer must be one of {SERVER_OPTIMIZERS}, got {self.server_optimizer!r}"
+            )
+        if not 0 <= self.dropout_rate < 1:
+            raise ParameterError(f"--dropout-rate must be in [0, 1), got {self.dropout_rate}")
+        if self.client_epochs < 1 or self.eval_every < 1:
+            raise ParameterError("--client-epochs and --eval-every must be >= 1")
+        if self.aggregator == "dp" and self.dp_noise_multiplier < 0:
+            raise ParameterError(f"--dp-noise-multiplier must be >= 0, got {self.dp_noise_multiplier}")
+
+
+# --- pure parts (tested without TFF) ---------------------------------------------------------------
+
+
+def sample_clients(
+    train_ids: list[str], round_num: int, config: FederatedConfig
+) -> tuple[list[str], list[str]]:
+    """Phones sampled in a round and those that report (the rest "drop out"), from (seed, round).
+
+    Returns ``(sampled, reporting)``; at least one phone reports.
+    """
+    rng = np.random.default_rng([config.seed, round_num])
+    k = min(config.clients_per_round, len(train_ids))
+    sampled = sorted(train_ids[i] for i in rng.choice(len(train_ids), size=k, replace=False))
+    fails = rng.uniform(size=k) < config.dropout_rate
+    reporting = [p for p, f in zip(sampled, fails) if not f] or sampled[:1]
+    return sampled, reporting
+
+
+def client_key(phone_id: str, round_num: int) -> str:
+    """What crosses into the federated computation for one phone: its id and the round."""
+    return f"{phone_id}@{round_num}"
+
+
+def dp_epsilon(
+    *, n_clients: int, clients_per_round: int, noise_multiplier: float, rounds: int, delta: float
+) -> float:
+    """Epsilon of DP-FedAvg at ``delta`` (user-level), with the RDP accountant of dp-accounting.
+
+    Each round samples ``clients_per_round`` of ``n_clients`` without replacement; each reporting
+    phone's clipped update gets Gaussian noise of ``noise_multiplier`` times the clip.
+    """
+    import dp_accounting
+
+    if noise_multiplier <= 0:
+        return float("inf")
+    event = dp_accounting.SelfComposedDpEvent(
+        dp_accounting.SampledWithoutReplacementDpEvent(
+            n_clients, min(clients_per_round, n_clients), dp_accounting.GaussianDpEvent(noise_multiplier)
+        ),
+        rounds,
+    )
+    accountant = dp_accounting.rdp.RdpAccountant(
+        neighboring_relation=dp_accounting.NeighboringRelation.REPLACE_ONE
+    )
+    accountant.compose(event)
+    return float(accountant.get_epsilon(delta))
+
+
+# --- TFF wiring --------------------------------------------------------------------------------------
+
+
+def _model_fn(config: FederatedConfig, window):
+    import tensorflow as tf
+    import tensorflow_federated as tff
+
+    shape = (window.frames, window.features.n_mels)
+    input_spec = (tf.TensorSpec([None, *shape], tf.float32), tf.TensorSpec([None, 1], tf.float32))
+
+    def model_fn():  # a fresh model on every call, as TFF requires
+        keras_model = build_model(config.model, shape, width=config.width, seed=config.seed)
+        return tff.learning.models.from_keras_model(
+            keras_model,
+            loss=tf.keras.losses.BinaryCrossentropy(),
+            input_spec=input_spec,
+            metrics=[tf.keras.metrics.BinaryAccuracy(name="accuracy")],
+        )
+
+    return model_fn
+
+
+def _server_optimizer(config: FederatedConfig):
+    import tensorflow_federated as tff
+
+    if config.server_optimizer == "adam":
+        return tff.learning.optimizers.build_adam(config.server_learning_rate)
+    if config.server_optimizer == "yogi":
+        return tff.learning.optimizers.build_yogi(config.server_learning_rate)
+    return tff.learning.optimizers.build_sgdm(config.server_learning_rate)
+
+
+def build_process(config: FederatedConfig, window, expected_clients: int):
+    """The ``tff.learning`` process and the ``next`` computation to call (secure: simulated)."""
+    import tensorflow_federated as tff
+
+    model_fn = _model_fn(config, window)
+    client_opt = tff.learning.optimizers.build_sgdm(config.client_learning_rate)
+    if config.aggregator == "dp":
+        aggregator = tff.learning.dp_aggregator(config.dp_noise_multiplier, expected_clients, zeroing=True)
+        process = tff.learning.algorithms.build_unweighted_fed_avg(
+            model_fn, client_opt, _server_optimizer(config), model_aggregator=aggregator
+        )
+    else:
+        aggregator = {
+            "mean": None,
+            "robust": tff.learning.robust_aggregator(zeroing=True, clipping=True),
+            "secure": tff.learning.secure_aggregator(zeroing=True, clipping=True),
+        }[config.aggregator]
+        kwargs = {"model_aggregator": aggregator} if aggregator is not None else {}
+        process = tff.learning.algorithms.build_weighted_fed_avg(
+            model_fn, client_opt, _server_optimizer(config), **kwargs
+        )
+    next_fn = process.next
+    if config.aggregator == "secure":
+        # In simulation the secure-sum intrinsics run as their plain bodies: the same computation,
+        # but the sum is not masked (no cryptography between simulated phones).
+        next_fn = tff.backends.test.replace_secure_intrinsics_with_bodies(process.next)
+    return process, next_fn, model_fn
+
+
+def _dataset_computation(fleet_root: str, config: FederatedConfig, *, training: bool):
+    """A TFF computation from a client key (``phone@round``) to that phone's batches, run on the
+    client: it opens ``FLEET/phones/<phone>/cache/logmel.tfrecord`` itself."""
+    import tensorflow as tf
+    import tensorflow_federated as tff
+
+    pipe = config.pipeline
+    augment = config.augment if training else None
+    root = str(Path(fleet_root).resolve())
+
+    @tff.tensorflow.computation(np.str_)
+    def client_dataset(key):
+        phone = tf.strings.split(key, "@")[0]
+        path = tf.strings.join([root, "/phones/", phone, f"/{CACHE_DIR}/{CACHE_FILE}"])
+        seed = tf.strings.to_hash_bucket_fast(tf.strings.join([str(config.seed), key], "/"), 2**62)
+        windows = clip_windows(path, config=pipe, augment=augment, seed=seed if training else 0)
+        ds = batch_windows(windows, config=pipe, augment=augment, seed=seed, training=training)
+        return ds.repeat(config.client_epochs) if training else ds
+
+    return client_dataset
+
+
+class _Computations:
+    """The federated computations of a run, built once."""
+
+    def __init__(self, fleet: Fleet, config: FederatedConfig, window, expected_clients: int) -> None:
+        import tensorflow_federated as tff
+
+        self.process, next_fn, model_fn = build_process(config, window, expected_clients)
+        self.eval_process = tff.learning.algorithms.build_fed_eval(model_fn)
+        train_data = _dataset_computation(str(fleet.root), config, training=True)
+        eval_data = _dataset_computation(str(fleet.root), config, training=False)
+        keys_type = tff.FederatedType(np.str_, tff.CLIENTS)
+
+        @tff.federated_computation(self.process.next.type_signature.parameter[0], keys_type)
+        def train_round(state, keys):
+            return next_fn(state, tff.federated_map(train_data, keys))
+
+        @tff.federated_computation(self.eval_process.next.type_signature.parameter[0], keys_type)
+        def evaluate(state, keys):
+            return self.eval_process.next(state, tff.federated_map(eval_data, keys))
+
+        self.train_round = train_round
+        self.evaluate = evaluate
+
+    def federated_eval(self, state, keys: list[str]) -> dict:
+        eval_state = self.eval_process.set_model_weights(
+            self.eval_process.initialize(), self.process.get_model_weights(state)
+        )
+        output = self.evaluate(eval_state, keys)
+        metrics = output.metrics["client_work"]["eval"]["current_round_metrics"]
+        return {"eval_loss": float(metrics["loss"]), "eval_accuracy": float(metrics["accuracy"])}
+
+
+# --- checkpoints ---------------------------------------------------------------------------------
+
+
+def _save_checkpoint(run: Path, round_num: int, state, history: list[dict]) -> None:
+    import tensorflow as tf
+
+    folder = run / CHECKPOINT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    leaves = tf.nest.flatten(state)
+    buffer = io.BytesIO()
+    np.savez(buffer, *[np.asarray(leaf) for leaf in leaves])
+    with atomic_write(folder / f"round-{round_num:05d}.npz") as handle:
+        handle.write(buffer.getvalue())
+    with atomic_write(folder / "latest.json", "w") as handle:  # written last: the checkpoint is whole
+        json.dump({"round": round_num, "history": history}, handle)
+    for old in sorted(folder.glob("round-*.npz"))[:-2]:
+        old.unlink()
+
+
+def _load_checkpoint(run: Path, template):
+    """``(round, state, history)`` of the last whole checkpoint, or ``None``."""
+    import tensorflow as tf
+
+    latest = run / CHECKPOINT_DIR / "latest.json"
+    if not latest.is_file():
+        return None
+    meta = json.loads(latest.read_text())
+    with np.load(run / CHECKPOINT_DIR / f"round-{meta['round']:05d}.npz") as data:
+        leaves = [data[f"arr_{i}"] for i in range(len(data.files))]
+    template_leaves = tf.nest.flatten(template)
+    if len(leaves) != len(template_leaves):
+        raise WakewordError(f"{latest}: the checkpoint does not match this model/aggregator; use a new --out")
+    leaves = [
+        np.asarray(v, dtype=np.asarray(t).dtype).reshape(np.shape(t)) for v, t in zip(leaves, template_leaves)
+    ]
+    return meta["round"], tf.nest.pack_sequence_as(template, leaves), meta["history"]
+
+
+def _write_metrics(run: Path, history: list[dict]) -> None:
+    columns = sorted({k for row in history for k in row}, key=lambda k: (k != "round", k))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(history)
+    with atomic_write(run / "metrics.csv", "w") as handle:
+        handle.write(buffer.getvalue())
+
+
+def _flatten_metrics(prefix: str, value, out: dict) -> None:
+    if isinstance(value, dict) or hasattr(value, "items"):
+        for k, v in value.items():
+            _flatten_metrics(f"{prefix}/{k}" if prefix else str(k), v, out)
+    else:
+        arr = np.asarray(value)
+        if arr.size == 1 and np.issubdtype(arr.dtype, np.number):
+            out[prefix] = float(arr)
+
+
+# --- the training program ----------------------------------------------------------------------------
+
+
+def train_federated(
+    fleet: Fleet,
+    out: str | os.PathLike,
+    config: FederatedConfig = FederatedConfig(),
+    *,
+    resume: bool = False,
+    workers: list[str] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Run federated training; returns the run description (also ``out/run.json``).
+
+    Parameters
+    ----------
+    fleet : Fleet
+    out : path
+        Run folder: checkpoints/, metrics.csv, tensorboard/, worker.log, then model.keras, run.json.
+    config : FederatedConfig
+    resume : bool
+        Continue from the last checkpoint in ``out`` (same settings required).
+    workers : list of "host:port", optional
+        Remote TFF workers (``wakeword worker``); default: one worker owned by this process.
+    """
+    import tensorflow as tf
+
+    from orchestrator.central import prepare_caches
+    from orchestrator.context import install_context
+    from orchestrator.worker import OwnedWorker
+
+    run = Path(out)
+    run.mkdir(parents=True, exist_ok=True)
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "pipeline"}
+    settings_file = run / "settings.json"
+    if (
+        resume
+        and settings_file.is_file()
+        and json.loads(settings_file.read_text()) != json.loads(json.dumps(settings))
+    ):
+        raise WakewordError(
+            f"{run}: --resume needs the same settings as the interrupted run (see {settings_file})"
+        )
+    if not resume and (run / CHECKPOINT_DIR / "latest.json").exists():
+        raise WakewordError(
+            f"{run}: holds checkpoints of an earlier run; add --resume to continue it or choose a new --out"
+        )
+    with atomic_write(settings_file, "w") as handle:
+        json.dump(settings, handle, indent=1, sort_keys=True)
+
+    train_ids, val_ids = fleet.training_ids(), fleet.validation_ids()
+    if not train_ids:
+        raise ParameterError(f"{fleet.root}: no training phones")
+    window = config.pipeline.window
+    # Each phone computes its own features, on the phone (here: in its store folder).
+    prepare_caches(fleet, train_ids + val_ids, config.pipeline, progress)
+    expected = max(1, round(min(config.clients_per_round, len(train_ids)) * (1 - config.dropout_rate)))
+
+    owned = None
+    if not workers:
+        owned = OwnedWorker(log_path=run / "worker.log").start()
+        workers = [owned.target]
+    try:
+        install_context(workers)
+        comps = _Computations(fleet, config, window, expected)
+        state = comps.process.initialize()
+        start, history = 0, []
+        if resume:
+            loaded = _load_checkpoint(run, state)
+            if loaded is not None:
+                start, state, history = loaded
+                log(f"resuming after round {start}")
+        writer = tf.summary.create_file_writer(str(run / "tensorboard"))
+        started = time.perf_counter()
+        for round_num in range(start + 1, config.rounds + 1):
+            sampled, reporting = sample_clients(train_ids, round_num, config)
+            t0 = time.perf_counter()
+            output = comps.train_round(state, [client_key(p, round_num) for p in reporting])
+            state = output.state
+            row = {"round": round_num, "sampled": len(sampled), "reporting": len(reporting)}
+            _flatten_metrics("", output.metrics, flat := {})
+            row["train_loss"] = flat.get("client_work/train/loss", float("nan"))
+            row["train_accuracy"] = flat.get("client_work/train/accuracy", float("nan"))
+            row.update(
+                {
+                    f"aggregator/{k.split('/', 1)[1]}": v
+                    for k, v in flat.items()
+                    if k.startswith("aggregator/")
+                }
+            )
+            if round_num % config.eval_every == 0 or round_num == config.rounds:
+                row.update(comps.federated_eval(state, [client_key(p, 0) for p in val_ids]))
+            row["round_seconds"] = round(time.perf_counter() - t0, 3)
+            history.append(row)
+            with writer.as_default(step=round_num):
+                for key, value in row.items():
+                    if key != "round" and isinstance(value, (int, float)):
+                        tf.summary.scalar(key, value)
+            _save_checkpoint(run, round_num, state, history)
+            _write_metrics(run, history)
+            log(_round_line(row, config.rounds))
+            if progress is not None:
+                progress("rounds", round_num, config.rounds)
+        writer.flush()
+        keras_model = build_model(
+            config.model, (window.frames, window.features.n_mels), width=config.width, seed=config.seed
+        )
+        comps.process.get_model_weights(state).assign_weights_to(keras_model)
+    finally:
+        if owned is not None:
+            owned.stop()
+    description = {
+        "mode": "federated",
+        "model": config.model,
+        "width": config.width,
+        "parameters": int(keras_model.count_params()),
+        "window": window.to_dict(),
+        "fleet": str(Path(fleet.root).resolve()),
+        "phrase": fleet.phrase,
+        "training_phones": len(train_ids),
+        "validation_phones": val_ids,
+        "settings": settings,
+        "history": history,
+        "train_seconds": round(time.perf_counter() - started, 1),
+    }
+    if config.aggregator == "dp":
+        delta = config.dp_delta or 1 / len(train_ids) ** 1.1
+        description["dp"] = {
+            "noise_multiplier": config.dp_noise_multiplier,
+            "delta": delta,
+            "epsilon": dp_epsilon(
+                n_clients=len(train_ids),
+                clients_per_round=min(config.clients_per_round, len(train_ids)),
+                noise_multiplier=config.dp_noise_multiplier,
+                rounds=config.rounds,
+                delta=delta,
+            ),
+        }
+    save_run(run, classifier=keras_model, description=description)
+    return description
+
+
+def _round_line(row: dict, rounds: int) -> str:
+    line = f"round {row['round']:>4}/{rounds}  train loss {row['train_loss']:.4f}"
+    line += f"  acc {row['train_accuracy']:.3f}"
+    if "eval_loss" in row:
+        line += f"  | val loss {row['eval_loss']:.4f}  acc {row['eval_accuracy']:.3f}"
+    return line + f"  ({row['reporting']}/{row['sampled']} phones, {row['round_seconds']:.1f} s)"
