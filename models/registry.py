@@ -14,7 +14,7 @@ def _modules() -> dict[str, ModuleType]:
 
 
 MODELS: dict[str, ModuleType] = _modules()
-DEFAULT_MODEL = "ds_cnn"
+DEFAULT_MODEL = "tc_resnet"  # fastest to train and run here (2,000 vs 160 windows/s for ds_cnn)
 
 
 def build_model(

@@ -12,7 +12,7 @@ import tensorflow as tf
 from models.layers import channels, head, initializer, norm, standardize
 
 NAME = "tc_resnet"
-DESCRIPTION = "TC-ResNet8 temporal convolutions (mels as channels), ~38k parameters"
+DESCRIPTION = "TC-ResNet8 temporal convolutions (mels as channels), ~37k parameters, the default"
 PAPER = "Choi et al. 2019, arXiv 1904.03814"
 DEFAULT_WIDTH = 0.75
 

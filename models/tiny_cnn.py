@@ -2,7 +2,7 @@
 
 In the spirit of the "cnn-trad-fpool3"/"tiny_conv" baselines (Sainath & Parada, "Convolutional
 Neural Networks for Small-footprint Keyword Spotting", Interspeech 2015; TensorFlow's micro_speech
-tiny_conv). About 15k parameters at width 1.0.
+tiny_conv). About 15k parameters at width 1.0, the smallest model.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import tensorflow as tf
 from models.layers import channels, head, initializer, norm, standardize
 
 NAME = "tiny_cnn"
-DESCRIPTION = "three-layer CNN with pooling, ~15k parameters, the fastest"
+DESCRIPTION = "three-layer CNN with pooling, ~15k parameters, the smallest"
 PAPER = "Sainath & Parada 2015 (Interspeech); TF micro_speech tiny_conv"
 
 

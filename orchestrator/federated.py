@@ -69,6 +69,7 @@ class FederatedConfig:
     eval_every: int = 5  # federated evaluation on the validation phones every N rounds
     aggregator: str = "mean"  # mean, robust (clip + zero outliers), dp (DP-FedAvg), secure
     dp_noise_multiplier: float = 1.0  # dp: Gaussian noise std / clipping norm
+    dp_clip: float = 0.5  # dp: L2 norm each phone's update is clipped to (fixed, so the accounting is exact)
     dp_delta: float | None = None  # dp: delta of the reported (epsilon, delta); default 1/n^1.1
     seed: int = 1  # model init, sampling, dropouts, client data order and augmentation
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # client-side augmentation
@@ -89,8 +90,8 @@ class FederatedConfig:
             raise ParameterError(f"--dropout-rate must be in [0, 1), got {self.dropout_rate}")
         if self.client_epochs < 1 or self.eval_every < 1:
             raise ParameterError("--client-epochs and --eval-every must be >= 1")
-        if self.aggregator == "dp" and self.dp_noise_multiplier < 0:
-            raise ParameterError(f"--dp-noise-multiplier must be >= 0, got {self.dp_noise_multiplier}")
+        if self.aggregator == "dp" and (self.dp_noise_multiplier < 0 or self.dp_clip <= 0):
+            raise ParameterError("--dp-noise-multiplier must be >= 0 and --dp-clip > 0")
 
 
 # --- pure parts (tested without TFF) ---------------------------------------------------------------
@@ -180,7 +181,13 @@ def build_process(config: FederatedConfig, window, expected_clients: int):
     model_fn = _model_fn(config, window)
     client_opt = tff.learning.optimizers.build_sgdm(config.client_learning_rate)
     if config.aggregator == "dp":
-        aggregator = tff.learning.dp_aggregator(config.dp_noise_multiplier, expected_clients, zeroing=True)
+        # Fixed-norm clipping (McMahan et al. 2018, DP-FedAvg): the accountant in dp_epsilon models
+        # exactly this Gaussian mechanism (adaptive clipping would spend budget it does not count).
+        aggregator = tff.aggregators.DifferentiallyPrivateFactory.gaussian_fixed(
+            noise_multiplier=config.dp_noise_multiplier,
+            clients_per_round=expected_clients,
+            clip=config.dp_clip,
+        )
         process = tff.learning.algorithms.build_unweighted_fed_avg(
             model_fn, client_opt, _server_optimizer(config), model_aggregator=aggregator
         )
@@ -222,6 +229,29 @@ def _dataset_computation(fleet_root: str, config: FederatedConfig, *, training: 
         return ds.repeat(config.client_epochs) if training else ds
 
     return client_dataset
+
+
+def _like(value, template):
+    """``value`` (TFF's plain containers: OrderedDict, Struct, list) rebuilt in the container
+    types of ``template`` (attrs classes such as LearningAlgorithmState and ModelWeights), by name."""
+    import attrs
+
+    if attrs.has(type(template)):
+        return type(template)(
+            **{
+                f.name: _like(_member(value, f.name), getattr(template, f.name))
+                for f in attrs.fields(type(template))
+            }
+        )
+    if isinstance(template, dict):
+        return type(template)((k, _like(_member(value, k), v)) for k, v in template.items())
+    if isinstance(template, (list, tuple)) and not hasattr(template, "_fields"):
+        return type(template)(_like(v, t) for v, t in zip(value, template))
+    return value
+
+
+def _member(value, name: str):
+    return value[name] if isinstance(value, dict) else getattr(value, name)
 
 
 class _Computations:
@@ -324,6 +354,7 @@ def train_federated(
     *,
     resume: bool = False,
     workers: list[str] | None = None,
+    prepare: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict:
@@ -339,6 +370,9 @@ def train_federated(
         Continue from the last checkpoint in ``out`` (same settings required).
     workers : list of "host:port", optional
         Remote TFF workers (``wakeword worker``); default: one worker owned by this process.
+    prepare : bool
+        First have each phone build its feature cache (the device-side step); ``False`` when the
+        phones already did.
     """
     import tensorflow as tf
 
@@ -369,8 +403,8 @@ def train_federated(
     if not train_ids:
         raise ParameterError(f"{fleet.root}: no training phones")
     window = config.pipeline.window
-    # Each phone computes its own features, on the phone (here: in its store folder).
-    prepare_caches(fleet, train_ids + val_ids, config.pipeline, progress)
+    if prepare:  # each phone computes its own features, on the phone (here: in its store folder)
+        prepare_caches(fleet, train_ids + val_ids, config.pipeline, progress)
     expected = max(1, round(min(config.clients_per_round, len(train_ids)) * (1 - config.dropout_rate)))
 
     owned = None
@@ -393,6 +427,10 @@ def train_federated(
             sampled, reporting = sample_clients(train_ids, round_num, config)
             t0 = time.perf_counter()
             output = comps.train_round(state, [client_key(p, round_num) for p in reporting])
+            if isinstance(output, dict):  # secure: the simulated computation returns plain containers
+                output = type(
+                    "RoundOutput", (), {"state": _like(output["state"], state), "metrics": output["metrics"]}
+                )
             state = output.state
             row = {"round": round_num, "sampled": len(sampled), "reporting": len(reporting)}
             _flatten_metrics("", output.metrics, flat := {})

@@ -67,9 +67,51 @@ def run(args: argparse.Namespace) -> int:
     fleet = Fleet(args.fleet)
     if args.central:
         return _run_central(args, fleet)
-    from wakeword.errors import ParameterError
+    return _run_federated(args, fleet)
 
-    raise ParameterError("federated training is not available yet; use --central")
+
+def _run_federated(args: argparse.Namespace, fleet) -> int:
+    from device_client.pipeline import AugmentConfig
+    from orchestrator.federated import FederatedConfig, train_federated
+    from wakeword.cli.progress import ProgressBars
+
+    config = FederatedConfig(
+        model=args.model,
+        width=args.width,
+        rounds=args.rounds,
+        clients_per_round=args.clients_per_round,
+        client_epochs=args.client_epochs,
+        client_learning_rate=args.client_learning_rate,
+        server_optimizer=args.server_optimizer,
+        server_learning_rate=args.server_learning_rate,
+        dropout_rate=args.dropout_rate,
+        eval_every=args.eval_every,
+        aggregator=args.aggregator,
+        dp_noise_multiplier=args.dp_noise_multiplier,
+        dp_clip=args.dp_clip,
+        seed=args.seed,
+        augment=AugmentConfig.none() if args.no_augment else AugmentConfig(),
+    )
+    workers = [w.strip() for w in args.workers.split(",") if w.strip()] if args.workers else None
+    with ProgressBars() as bars:
+        description = train_federated(
+            fleet, args.out, config, resume=args.resume, workers=workers, progress=bars.update, log=bars.write
+        )
+    last = description["history"][-1]
+    print(
+        f"{args.out}: {description['model']} ({description['parameters']:,} parameters), "
+        f"{len(description['history'])} rounds in {description['train_seconds']:.0f} s, "
+        f"validation loss {last.get('eval_loss', float('nan')):.4f}"
+    )
+    if "dp" in description:
+        dp = description["dp"]
+        print(
+            f"differential privacy: epsilon {dp['epsilon']:.2f} at delta {dp['delta']:.2g} "
+            f"(noise multiplier {dp['noise_multiplier']})"
+        )
+    print(f"metrics: {args.out}/metrics.csv, tensorboard --logdir {args.out}/tensorboard")
+    print(f"next: wakeword eval --model {args.out} --fleet {args.fleet}")
+    return 0
 
 
 def _run_central(args: argparse.Namespace, fleet) -> int:

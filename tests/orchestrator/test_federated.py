@@ -1,0 +1,202 @@
+"""Federated training with the real TFF runtime on a tiny synthetic fleet."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from orchestrator.federated import FederatedConfig, dp_epsilon, sample_clients, train_federated
+from orchestrator.run import load_run
+
+REPO = Path(__file__).resolve().parents[2]
+IDS = [f"phone-{i:04d}" for i in range(20)]
+
+
+def test_sampling_is_seeded_and_drops_out():
+    config = FederatedConfig(clients_per_round=5, dropout_rate=0.4, seed=3)
+    a, b = sample_clients(IDS, 7, config), sample_clients(IDS, 7, config)
+    assert a == b and len(a[0]) == 5 and set(a[1]) <= set(a[0])
+    assert sample_clients(IDS, 8, config)[0] != a[0]
+    dropped = sum(5 - len(sample_clients(IDS, r, config)[1]) for r in range(200))
+    assert 0.3 < dropped / 1000 < 0.5
+    all_fail = FederatedConfig(clients_per_round=3, dropout_rate=0.99)
+    assert len(sample_clients(IDS, 1, all_fail)[1]) == 1  # at least one phone reports
+
+
+def test_dp_epsilon_follows_noise_and_rounds():
+    base = {"n_clients": 1000, "clients_per_round": 50, "delta": 1e-5}
+    eps = dp_epsilon(noise_multiplier=1.0, rounds=100, **base)
+    assert 0 < eps < float("inf")
+    assert dp_epsilon(noise_multiplier=2.0, rounds=100, **base) < eps
+    assert dp_epsilon(noise_multiplier=1.0, rounds=400, **base) > eps
+    assert dp_epsilon(noise_multiplier=0.0, rounds=1, **base) == float("inf")
+
+
+def _aggregate(factory, values: list[np.ndarray], weights: list[float] | None, rounds: int = 1) -> np.ndarray:
+    """Run a TFF aggregation process (the factory training uses) on client arrays."""
+    import tensorflow_federated as tff
+
+    value_type = tff.TensorType(np.float32, values[0].shape)
+    if weights is None:
+        process = factory.create(value_type)
+        state = process.initialize()
+        for _ in range(rounds):
+            out = process.next(state, values)
+            state = out.state
+    else:
+        process = factory.create(value_type, tff.TensorType(np.float32))
+        state = process.initialize()
+        for _ in range(rounds):
+            out = process.next(state, values, weights)
+            state = out.state
+    return np.asarray(out.result)
+
+
+def test_weighted_mean_matches_numpy(tff_worker):
+    import tensorflow_federated as tff
+
+    values = [np.array([1.0, 2.0], np.float32), np.array([3.0, 6.0], np.float32)]
+    result = _aggregate(tff.aggregators.MeanFactory(), values, [1.0, 3.0])
+    np.testing.assert_allclose(result, (1 * values[0] + 3 * values[1]) / 4, rtol=1e-6)
+
+
+def test_robust_aggregator_neutralises_an_absurd_update(tff_worker, rng):
+    import tensorflow_federated as tff
+
+    honest = [rng.normal(0, 0.01, 64).astype(np.float32) for _ in range(4)]
+    absurd = np.full(64, 1e6, np.float32)
+    weights = [1.0] * 5
+    mean = _aggregate(tff.aggregators.MeanFactory(), [*honest, absurd], weights)
+    robust = _aggregate(
+        tff.learning.robust_aggregator(zeroing=True, clipping=True), [*honest, absurd], weights
+    )
+    assert np.abs(mean).max() > 1e4  # the plain mean is poisoned
+    assert np.abs(robust).max() < 0.1  # zeroing drops the outlier, clipping bounds the rest
+
+
+def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
+    for aggregator in ("mean", "robust", "dp", "secure"):
+        config = FederatedConfig(
+            rounds=2, clients_per_round=3, eval_every=2, aggregator=aggregator, dp_noise_multiplier=0.5
+        )
+        description = train_federated(tiny_fleet, tmp_path / aggregator, config, log=lambda _: None)
+        assert len(description["history"]) == 2
+        last = description["history"][-1]
+        assert np.isfinite(last["train_loss"]) and np.isfinite(last["eval_loss"])
+        classifier, saved, _ = load_run(tmp_path / aggregator)
+        assert saved["settings"]["aggregator"] == aggregator
+        assert all(np.isfinite(w).all() for w in classifier.get_weights())
+        assert (tmp_path / aggregator / "metrics.csv").read_text().count("\n") == 3
+        assert any((tmp_path / aggregator / "tensorboard").iterdir())
+        if aggregator == "dp":
+            assert 0 < description["dp"]["epsilon"] < float("inf")
+        if aggregator == "robust":
+            assert any(k.startswith("aggregator/") for k in last)
+
+
+def test_a_phone_with_nan_data_does_not_poison_the_model(tiny_fleet, tmp_path):
+    """One phone's cache is replaced by NaN features: its update is non-finite every round."""
+    import shutil
+
+    import tensorflow as tf
+
+    from data_tools.fleet import Fleet
+    from device_client.pipeline import cache_path
+    from orchestrator.central import prepare_caches
+
+    copy = tmp_path / "fleet"
+    shutil.copytree(tiny_fleet.root, copy)
+    fleet = Fleet(copy)
+    config = FederatedConfig(rounds=2, clients_per_round=10, eval_every=2, aggregator="robust")
+    prepare_caches(fleet, fleet.training_ids() + fleet.validation_ids(), config.pipeline)
+    victim = fleet.store(fleet.training_ids()[0])
+    record = next(iter(tf.data.TFRecordDataset(str(cache_path(victim)))))
+    example = tf.train.Example.FromString(record.numpy())
+    feats = np.frombuffer(example.features.feature["feats"].bytes_list.value[0], np.float32).copy()
+    feats[:] = np.nan
+    example.features.feature["feats"].bytes_list.value[0] = feats.tobytes()
+    with tf.io.TFRecordWriter(str(cache_path(victim))) as writer:
+        writer.write(example.SerializeToString())
+    description = train_federated(fleet, tmp_path / "run", config, prepare=False, log=lambda _: None)
+    classifier, _, _ = load_run(tmp_path / "run")
+    assert all(np.isfinite(w).all() for w in classifier.get_weights())
+    assert np.isfinite(description["history"][-1]["eval_loss"])
+
+
+def _train_cli(fleet: Path, out: Path, *extra: str) -> subprocess.Popen:
+    args = [
+        "--fleet",
+        str(fleet),
+        "--out",
+        str(out),
+        "--rounds",
+        "4",
+        "--clients-per-round",
+        "3",
+        "--eval-every",
+        "2",
+    ]
+    return subprocess.Popen(
+        [sys.executable, "-m", "wakeword", "train", *args, *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+
+
+def _final_weights(run: Path) -> list[np.ndarray]:
+    return load_run(run)[0].get_weights()
+
+
+def test_resume_after_kill_9_ends_at_the_same_model(tiny_fleet, tmp_path):
+    whole = _train_cli(tiny_fleet.root, tmp_path / "whole")
+    _, err = whole.communicate(timeout=600)
+    assert whole.returncode == 0, err
+
+    crashed = _train_cli(tiny_fleet.root, tmp_path / "crashed")
+    latest = tmp_path / "crashed" / "checkpoints" / "latest.json"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and not (
+        latest.exists() and json.loads(latest.read_text())["round"] >= 2
+    ):
+        time.sleep(0.2)
+    os.kill(crashed.pid, signal.SIGKILL)
+    crashed.communicate(timeout=60)
+    assert not (tmp_path / "crashed" / "model.keras").exists()
+    refused = _train_cli(tiny_fleet.root, tmp_path / "crashed")
+    _, err = refused.communicate(timeout=600)
+    assert refused.returncode == 1 and "--resume" in err and "Traceback" not in err
+
+    resumed = _train_cli(tiny_fleet.root, tmp_path / "crashed", "--resume")
+    out, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err
+    assert "resuming after round" in out + err
+    for a, b in zip(_final_weights(tmp_path / "whole"), _final_weights(tmp_path / "crashed")):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    rounds = [json.loads(line) for line in []]  # metrics.csv holds each round once
+    text = (tmp_path / "crashed" / "metrics.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in text[1:]] == ["1", "2", "3", "4"], rounds
+
+
+def test_the_server_never_opens_a_phones_data(tiny_fleet, tmp_path):
+    script = Path(__file__).with_name("privacy_script.py")
+    result = subprocess.run(
+        [sys.executable, str(script), str(tiny_fleet.root), str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "rounds=2 opened=0" in result.stdout
+    loss = float(result.stdout.split("loss=")[1])
+    assert np.isfinite(loss)  # and the phones still trained, in the client computation
