@@ -9,8 +9,6 @@ normalisation (see models.layers). About 23k parameters at width 1.0 (64 channel
 
 from __future__ import annotations
 
-import tensorflow as tf
-
 from models.layers import channels, head, initializer, norm, standardize
 
 NAME = "ds_cnn"
@@ -20,6 +18,8 @@ PAPER = "Zhang et al. 2017, arXiv 1711.07128"
 
 def build(input_shape: tuple[int, int], *, width: float = 1.0, dropout: float = 0.1, seed: int | None = None):
     """Classifier ``(frames, n_mels) -> (1,)`` probability; see the module docstring."""
+    import tensorflow as tf
+
     c = channels(64, width)
     feats = tf.keras.Input(shape=input_shape, name="log_mel")
     x = tf.keras.layers.Reshape((*input_shape, 1))(standardize(feats))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tensorflow as tf
-
 # Log-mel features span about [-11.5, 4] (log floor to loud speech); standardised with fixed
 # constants, so no layer keeps running statistics. (Federated averaging in TFF aggregates trainable
 # weights only: BatchNorm's moving averages would never leave their initial values on the server,
@@ -15,17 +13,23 @@ LOGMEL_STD = 3.0
 def initializer(seed: int | None, index: int):
     """A He-uniform initialiser (ReLU networks without normalisation), seeded per layer so a seed
     fixes the whole model."""
+    import tensorflow as tf
+
     return tf.keras.initializers.HeUniform(seed=None if seed is None else seed * 1000 + index)
 
 
 def norm(x):
     """Layer normalisation over channels: trainable scale and offset only, no running statistics,
     so it behaves the same in federated averaging, central training and on the device."""
+    import tensorflow as tf
+
     return tf.keras.layers.LayerNormalization(axis=-1, epsilon=1e-3)(x)
 
 
 def standardize(x):
     """Fixed input standardisation of log-mel features (constants, no statistics)."""
+    import tensorflow as tf
+
     return tf.keras.layers.Rescaling(1.0 / LOGMEL_STD, offset=-LOGMEL_MEAN / LOGMEL_STD, name="standardize")(
         x
     )
@@ -33,11 +37,14 @@ def standardize(x):
 
 def channels(base: int, width: float) -> int:
     """Channel count scaled by ``width`` (at least 4)."""
+
     return max(4, round(base * width))
 
 
 def head(x, *, dropout: float, seed: int | None, index: int):
     """Global average pooling, dropout, one sigmoid unit: the wake-word probability."""
+    import tensorflow as tf
+
     x = (
         tf.keras.layers.GlobalAveragePooling2D()(x)
         if len(x.shape) == 4

@@ -7,8 +7,6 @@ blocks); at width 0.75 (the default here) about 38k parameters.
 
 from __future__ import annotations
 
-import tensorflow as tf
-
 from models.layers import channels, head, initializer, norm, standardize
 
 NAME = "tc_resnet"
@@ -19,6 +17,8 @@ DEFAULT_WIDTH = 0.75
 
 def _block(x, c: int, *, seed: int | None, index: int):
     """Residual block: two kernel-9 convolutions (the first with stride 2), 1x1 shortcut."""
+    import tensorflow as tf
+
     shortcut = tf.keras.layers.Conv1D(
         c, 1, strides=2, use_bias=True, kernel_initializer=initializer(seed, index)
     )(x)
@@ -35,6 +35,8 @@ def _block(x, c: int, *, seed: int | None, index: int):
 
 def build(input_shape: tuple[int, int], *, width: float = 1.0, dropout: float = 0.1, seed: int | None = None):
     """Classifier ``(frames, n_mels) -> (1,)`` probability; see the module docstring."""
+    import tensorflow as tf
+
     width *= DEFAULT_WIDTH
     feats = tf.keras.Input(shape=input_shape, name="log_mel")
     x = tf.keras.layers.Conv1D(

@@ -7,8 +7,6 @@ tiny_conv). About 15k parameters at width 1.0, the smallest model.
 
 from __future__ import annotations
 
-import tensorflow as tf
-
 from models.layers import channels, head, initializer, norm, standardize
 
 NAME = "tiny_cnn"
@@ -18,6 +16,8 @@ PAPER = "Sainath & Parada 2015 (Interspeech); TF micro_speech tiny_conv"
 
 def build(input_shape: tuple[int, int], *, width: float = 1.0, dropout: float = 0.1, seed: int | None = None):
     """Classifier ``(frames, n_mels) -> (1,)`` probability; see the module docstring."""
+    import tensorflow as tf
+
     feats = tf.keras.Input(shape=input_shape, name="log_mel")
     x = tf.keras.layers.Reshape((*input_shape, 1))(standardize(feats))
     for i, base in enumerate((8, 16, 32)):

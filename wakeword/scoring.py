@@ -46,9 +46,14 @@ class KerasScorer:
     """Scores with a Keras classifier on features ``(frames, n_mels)`` (a run's model)."""
 
     def __init__(self, classifier, window: WindowConfig = DEFAULT_WINDOW, *, batch_size: int = 512) -> None:
+        import tensorflow as tf
+
         self.classifier = classifier
         self.window = window
         self.batch_size = batch_size
+        spec = tf.TensorSpec([None, window.frames, window.features.n_mels], tf.float32)
+        # one traced graph for every batch size (Keras' predict() costs ~30 ms per call)
+        self._predict = tf.function(lambda x: classifier(x, training=False), input_signature=[spec])
 
     def __call__(self, audio: np.ndarray) -> np.ndarray:
         """Raw window scores of a clip, shape ``(n_windows,)``."""
@@ -56,8 +61,9 @@ class KerasScorer:
         feats = log_mel_librosa(padded, config=self.window.features)
         s, w = self.window.stride_frames, self.window.frames
         windows = np.lib.stride_tricks.sliding_window_view(feats, (w, feats.shape[1]))[::s, 0][:n]
-        out = self.classifier.predict(np.ascontiguousarray(windows), batch_size=self.batch_size, verbose=0)
-        return out.reshape(-1).astype(np.float64)
+        windows = np.ascontiguousarray(windows, dtype=np.float32)
+        out = [self._predict(windows[i : i + self.batch_size]).numpy() for i in range(0, n, self.batch_size)]
+        return np.concatenate(out).reshape(-1).astype(np.float64)
 
 
 class TFLiteScorer:

@@ -20,6 +20,7 @@ HELP = "train the model (federated with TFF by default, or --central)"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from models import DEFAULT_MODEL, MODELS
     from orchestrator.central import CentralConfig
+    from orchestrator.federated import AGGREGATORS, SERVER_OPTIMIZERS, FederatedConfig
 
     central = CentralConfig()
     parser.add_argument("--fleet", type=Path, required=True, help="fleet folder (wakeword data synth/import)")
@@ -56,8 +57,83 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=central.learning_rate,
         help=f"peak learning rate (default {central.learning_rate})",
     )
-    group.add_argument(
+    parser.add_argument(
         "--no-augment", action="store_true", help="turn off augmentation (SpecAugment, gain, mixing, shift)"
+    )
+    fed = FederatedConfig()
+    f = parser.add_argument_group("federated training (the default)")
+    f.add_argument("--rounds", type=int, default=fed.rounds, help=f"federated rounds (default {fed.rounds})")
+    f.add_argument(
+        "--clients-per-round",
+        type=int,
+        default=fed.clients_per_round,
+        help=f"phones sampled per round (default {fed.clients_per_round})",
+    )
+    f.add_argument(
+        "--client-epochs",
+        type=int,
+        default=fed.client_epochs,
+        help=f"local epochs per round (default {fed.client_epochs})",
+    )
+    f.add_argument(
+        "--client-learning-rate",
+        type=float,
+        default=fed.client_learning_rate,
+        help=f"client SGD step (default {fed.client_learning_rate})",
+    )
+    f.add_argument(
+        "--server-optimizer",
+        choices=SERVER_OPTIMIZERS,
+        default=fed.server_optimizer,
+        help="default adam (FedAdam)",
+    )
+    f.add_argument(
+        "--server-learning-rate",
+        type=float,
+        default=fed.server_learning_rate,
+        help=f"default {fed.server_learning_rate}",
+    )
+    f.add_argument(
+        "--dropout-rate",
+        type=float,
+        default=0.0,
+        help="share of sampled phones that fail to report (default 0)",
+    )
+    f.add_argument(
+        "--eval-every",
+        type=int,
+        default=fed.eval_every,
+        help=f"federated evaluation every N rounds (default {fed.eval_every})",
+    )
+    f.add_argument(
+        "--aggregator",
+        choices=AGGREGATORS,
+        default="mean",
+        help="mean: weighted FedAvg; robust: adaptive clipping and zeroing of outlying updates; "
+        "dp: DP-FedAvg (fixed clipping + Gaussian noise, reports epsilon); "
+        "secure: TFF's secure-sum aggregation -- in this simulation the computation is the same "
+        "but the sum is NOT cryptographically masked",
+    )
+    f.add_argument(
+        "--dp-noise-multiplier",
+        type=float,
+        default=fed.dp_noise_multiplier,
+        help=f"dp: noise std / clip (default {fed.dp_noise_multiplier})",
+    )
+    f.add_argument(
+        "--dp-clip",
+        type=float,
+        default=fed.dp_clip,
+        help=f"dp: L2 clip of each update (default {fed.dp_clip})",
+    )
+    f.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from its last checkpoint (same settings)",
+    )
+    f.add_argument(
+        "--workers",
+        help="host:port,host:port of `wakeword worker`s (default: one local worker, loopback only)",
     )
 
 
