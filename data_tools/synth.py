@@ -27,7 +27,7 @@ from data_tools import acoustics as ac
 from data_tools.fleet import FLEET_FILE, Fleet, write_fleet_description
 from data_tools.profiles import PhoneProfile, sample_profiles
 from data_tools.text import normalize_phrase, partials, random_sentence, soundalikes
-from data_tools.tts import SynthesisError, Voice, synthesize
+from data_tools.tts import SynthesisError, Voice, phonemes, synthesize
 from device_client.store import PhoneStore
 from wakeword.audio import resample, trim_silence
 from wakeword.constants import SAMPLE_RATE
@@ -185,7 +185,10 @@ def synth_phone(config: FleetConfig, profile: PhoneProfile, index: int, folder: 
     )
     speaker = f"{profile.speaker.engine}:{profile.speaker.voice}"
     common = {"speaker": speaker, "fsync": False}  # the whole folder is committed by one rename
-    hard = {"partial": partials(phrase), "soundalike": soundalikes(phrase, limit=12, rng=rng)}
+    hard = {
+        "partial": partials(phrase),
+        "soundalike": soundalikes(phrase, limit=12, rng=rng, pronounce=phonemes),
+    }
     with store.batch():
         for i in range(config.positives):
             if i < config.positives - config.in_sentence:
@@ -259,7 +262,7 @@ def synth_stream(config: FleetConfig, index: int, seconds: float, rng: np.random
     profile = sample_profiles(1, test_phones=1, rng=rng, first_index=index)[0]
     profile = dataclasses.replace(profile, phone_id=f"stream-{index:03d}")
     synth = _PhoneSynth(profile, rng)
-    hard = partials(phrase) + soundalikes(phrase, limit=12, rng=rng)
+    hard = partials(phrase) + soundalikes(phrase, limit=12, rng=rng, pronounce=phonemes)
     n_total = round(seconds * SAMPLE_RATE)
     out = np.zeros(n_total, dtype=np.float32)
     pos = 0

@@ -8,6 +8,7 @@ with one syllable changed ("hey commuter", "say computer").
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 
@@ -132,7 +133,13 @@ def partials(phrase: str) -> list[str]:
     return sorted(parts)
 
 
-def soundalikes(phrase: str, *, limit: int = 12, rng: np.random.Generator | None = None) -> list[str]:
+def soundalikes(
+    phrase: str,
+    *,
+    limit: int = 12,
+    rng: np.random.Generator | None = None,
+    pronounce: Callable[[str], str] | None = None,
+) -> list[str]:
     """Variants of the phrase with one word's onset or first vowel changed ("hey commuter").
 
     Parameters
@@ -143,6 +150,9 @@ def soundalikes(phrase: str, *, limit: int = 12, rng: np.random.Generator | None
     rng : np.random.Generator, optional
         Picks which variants when there are more than ``limit``; the first ``limit`` in a fixed
         order without one.
+    pronounce : callable, optional
+        Text to pronunciation (e.g. :func:`data_tools.tts.phonemes`): variants pronounced like the
+        phrase (homophones such as "hay computer") are dropped, they are not negatives.
 
     Returns
     -------
@@ -159,6 +169,9 @@ def soundalikes(phrase: str, *, limit: int = 12, rng: np.random.Generator | None
     for candidate in _round_robin(per_word):  # alternate words, so every word gets changed
         if candidate != base and candidate not in variants:
             variants.append(candidate)
+    if pronounce is not None:
+        said = pronounce(base)
+        variants = [v for v in variants if pronounce(v) != said]
     if rng is not None and len(variants) > limit:
         picked = rng.choice(len(variants), size=limit, replace=False)
         return [variants[i] for i in sorted(picked)]

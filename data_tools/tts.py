@@ -17,7 +17,7 @@ from wakeword.audio import load_audio
 from wakeword.constants import SAMPLE_RATE
 from wakeword.errors import AudioError, ParameterError, WakewordError
 
-__all__ = ["ENGINES", "SynthesisError", "Voice", "synthesize"]
+__all__ = ["ENGINES", "SynthesisError", "Voice", "phonemes", "synthesize"]
 
 ENGINES = ("espeak-ng", "flite")
 FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
@@ -111,3 +111,20 @@ def synthesize(text: str, *, voice: Voice | None = None, sample_rate: int = SAMP
                 f"{text!r} synthesizes to no usable audio with {voice.engine} ({exc.problem}); "
                 "use words the engine can pronounce"
             ) from None
+
+
+def phonemes(text: str, *, voice: str = "en-us") -> str:
+    """espeak-ng's phoneme transcription of ``text``, stress marks removed (to spot homophones:
+    "hay computer" and "hey computer" give the same string)."""
+    if shutil.which("espeak-ng") is None:
+        raise SynthesisError("espeak-ng is not installed: run `make setup` (Debian package espeak-ng)")
+    proc = subprocess.run(
+        ["espeak-ng", "-q", "-x", "-v", voice, "--", text],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SynthesisError(f"espeak-ng could not transcribe {text!r}: {proc.stderr.strip()}")
+    return " ".join(proc.stdout.replace("'", "").replace(",", "").split())

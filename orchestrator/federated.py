@@ -347,6 +347,22 @@ def _flatten_metrics(prefix: str, value, out: dict) -> None:
 # --- the training program ----------------------------------------------------------------------------
 
 
+class _NeverUsedFilter:
+    """Drops TensorFlow's "Object was never used" reports that TFF's tracing of assert ops emits
+    (tens of lines per computation, about TFF's own graphs, not ours)."""
+
+    def filter(self, record) -> bool:
+        return "Object was never used" not in str(record.getMessage())
+
+
+def _quiet_tensorflow_logger() -> None:
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    if not any(isinstance(f, _NeverUsedFilter) for f in logger.filters):
+        logger.addFilter(_NeverUsedFilter())
+
+
 def train_federated(
     fleet: Fleet,
     out: str | os.PathLike,
@@ -380,6 +396,7 @@ def train_federated(
     from orchestrator.context import install_context
     from orchestrator.worker import OwnedWorker
 
+    _quiet_tensorflow_logger()
     run = Path(out)
     run.mkdir(parents=True, exist_ok=True)
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "pipeline"}

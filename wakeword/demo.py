@@ -1,101 +1,121 @@
-"""The main job, end to end, on a small default fleet (``make demo`` / ``wakeword demo``).
+"""The main job end to end on a small default fleet (``make demo`` / ``wakeword demo``).
 
-Runs every step that exists so far on real inputs and names the steps still to come.
+1. synthesize a fleet of phones (``wakeword data synth``), 2. federated training with TFF
+(``wakeword train``), 3. evaluation on the held-out phones (``wakeword eval``), then a summary.
+Every step reuses what an earlier run of the demo already built in the output folder.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from wakeword.constants import SAMPLE_RATE
-from wakeword.features import DEFAULT_FEATURES, FeatureConfig
-
-# Steps of the full pipeline that later work adds, in order, with the command that will run them.
+# Steps of the full pipeline that later work adds, with the command that will run them.
 STEPS_TO_COME = (
-    ("simulated phone fleet", "wakeword data synth"),
-    ("federated training with TFF", "wakeword train"),
-    ("evaluation on held-out phones (FRR at 0.5 FA/h, DET plot)", "wakeword eval"),
     ("int8 TFLite export", "wakeword export"),
-    ("detection in a test file", "wakeword detect"),
-)
-
-# A few distinct synthetic speakers for the phrase (engine, voice, rate, pitch).
-DEMO_VOICES = (
-    ("espeak-ng", "en-us", 160, 50),
-    ("espeak-ng", "en-gb+f3", 150, 70),
-    ("flite", "slt", 175, 50),
-    ("flite", "awb", 175, 50),
+    ("detection in a test file with the phrase at known times", "wakeword detect"),
 )
 
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """What ``wakeword demo`` runs on."""
+    """What ``wakeword demo`` runs."""
 
-    out: Path = Path("runs/demo")  # where clips, plots and the TFLite frontend go (ignored by git)
+    out: Path = Path("runs/demo")  # fleet, run and report go here (ignored by git)
     phrase: str = "hey computer"  # the wake phrase
-    devices: int = 24  # phones in the simulated fleet (used once fleet synthesis exists)
-    features: FeatureConfig = DEFAULT_FEATURES  # the shared frontend
+    devices: int = 24  # phones in the simulated fleet (20% held out)
+    background_minutes: float = 30.0  # negative streams for false accepts per hour
+    rounds: int = 40  # federated rounds
+    clients_per_round: int = 10  # phones per round
+    target_fa_per_hour: float = 0.5  # operating point of the evaluation
+    seed: int = 1
 
 
-def run_demo(config: DemoConfig, *, echo: Callable[[str], None] = print) -> dict:
-    """Run the demo steps; returns a summary dict (also printed as a table)."""
-    from data_tools.shared_data import shared_speech_dir
-    from data_tools.tts import Voice, synthesize
-    from wakeword.audio import load_audio, write_wav
-    from wakeword.features import log_mel
-    from wakeword.plots import save_log_mel_plot
+def run_demo(
+    config: DemoConfig, *, progress: Callable | None = None, echo: Callable[[str], None] = print
+) -> dict:
+    """Run (or finish) the demo; returns the summary (also printed as a table)."""
+    from data_tools.fleet import Fleet
+    from data_tools.synth import FleetConfig, synth_fleet
+    from orchestrator.evaluation import EvalConfig, evaluate_fleet
+    from orchestrator.federated import FederatedConfig, train_federated
+    from orchestrator.run import RUN_FILE, load_run
+    from wakeword.fileio import atomic_write
+    from wakeword.plots import save_det_plot
+    from wakeword.scoring import KerasScorer
 
-    clips_dir = config.out / "clips"
-    clips_dir.mkdir(parents=True, exist_ok=True)
-    summary: dict = {"phrase": config.phrase}
     started = time.perf_counter()
+    fleet_dir, run_dir, eval_dir = config.out / "fleet", config.out / "run", config.out / "eval"
+    timings = {}
 
-    echo(f"[1/4] synthesizing {config.phrase!r} with {len(DEMO_VOICES)} offline voices")
-    paths = []
-    for engine, name, rate, pitch in DEMO_VOICES:
-        path = clips_dir / f"{engine}-{name.replace('+', '_')}.wav"
-        if not path.exists():
-            write_wav(path, synthesize(config.phrase, voice=Voice(engine, name, rate, pitch)))
-        paths.append(path)
-        echo(f"      {path}")
+    echo(f"[1/3] fleet: {config.devices} phones saying {config.phrase!r} -> {fleet_dir}")
+    t0 = time.perf_counter()
+    fleet_config = FleetConfig(
+        phrase=config.phrase,
+        devices=config.devices,
+        seed=config.seed,
+        background_minutes=config.background_minutes,
+    )
+    fleet = synth_fleet(fleet_config, fleet_dir, progress=progress)
+    timings["fleet"] = time.perf_counter() - t0
 
-    echo("[2/4] log-mel features, librosa reference vs in-model TF layer")
-    worst = 0.0
-    for path in paths:
-        audio = load_audio(path)
-        ref = log_mel(audio, config=config.features, source=str(path))
-        tf_feats = log_mel(audio, config=config.features, backend="tf", source=str(path))
-        worst = max(worst, float(np.max(np.abs(ref - tf_feats))))
-    summary["clips"] = len(paths)
-    summary["frontend max |librosa - tf|"] = f"{worst:.1e}"
-    plot = config.out / "phrase-logmel.png"
-    save_log_mel_plot(plot, log_mel(load_audio(paths[0])), title=f"{config.phrase!r} ({paths[0].name})")
-    echo(f"      max difference {worst:.1e} (log domain); picture: {plot}")
-
-    echo("[3/4] real recordings from ../shared/speech")
-    speech = shared_speech_dir()
-    if speech is None:
-        echo("      skipped: ../shared/speech is absent")
-        summary["real recordings"] = "absent"
+    echo(f"[2/3] federated training with TFF: {config.rounds} rounds x {config.clients_per_round} phones")
+    t0 = time.perf_counter()
+    fed = FederatedConfig(rounds=config.rounds, clients_per_round=config.clients_per_round, seed=config.seed)
+    if (run_dir / RUN_FILE).exists():
+        echo("      reusing the finished run")
     else:
-        real = sorted((speech / "fsdd" / "recordings").glob("*.wav"))[:3]
-        real += sorted((speech / "speech_commands_v0.02_testset_subset" / "yes").glob("*.wav"))[:3]
-        for path in real:
-            feats = log_mel(load_audio(path, min_seconds=0.05), config=config.features)
-            echo(f"      {path.relative_to(speech)}: {feats.shape[0]} frames")
-        summary["real recordings"] = len(real)
+        resume = (run_dir / "checkpoints" / "latest.json").exists()
+        train_federated(Fleet(fleet_dir), run_dir, fed, resume=resume, progress=progress, log=echo)
+    classifier, description, window = load_run(run_dir)
+    timings["training"] = time.perf_counter() - t0
 
-    echo("[4/4] the frontend inside a Keras model, converted to TFLite, run by the interpreter")
-    summary.update(_check_tflite_frontend(config, paths[0]))
-    echo(f"      TFLite vs Keras max difference {summary['tflite max |tflite - keras|']}")
+    echo(f"[3/3] evaluation on {len(fleet.phone_ids('test'))} held-out phones and the background streams")
+    t0 = time.perf_counter()
+    report_path = eval_dir / "report.json"
+    if report_path.exists():
+        report = json.loads(report_path.read_text())
+    else:
+        eval_dir.mkdir(parents=True, exist_ok=True)
+        eval_config = EvalConfig(target_fa_per_hour=config.target_fa_per_hour)
+        report = evaluate_fleet(KerasScorer(classifier, window), fleet, config=eval_config, progress=progress)
+        with atomic_write(report_path, "w") as handle:
+            json.dump(report, handle, indent=1)
+        test = report["test"]
+        save_det_plot(
+            eval_dir / "det.png",
+            {"federated": report["det_curve"]},
+            points={"operating point": (test["fa_per_hour"], test["frr"])},
+            target_fa_per_hour=config.target_fa_per_hour,
+            title=f"{config.phrase!r}: {description['model']}, {config.rounds} federated rounds",
+        )
+    timings["evaluation"] = time.perf_counter() - t0
 
-    summary["wall time"] = f"{time.perf_counter() - started:.1f} s"
+    test = report["test"]
+    hard = test["hard_negative_accept_rate"]
+    summary = {
+        "phrase": config.phrase,
+        "phones (train / validation / held out)": (
+            f"{len(fleet.training_ids())} / {len(fleet.validation_ids())} / {len(fleet.phone_ids('test'))}"
+        ),
+        "model": f"{description['model']} ({description['parameters']:,} parameters)",
+        "federated rounds": len(description["history"]),
+        f"FRR at {config.target_fa_per_hour:g} FA/h (threshold from validation)": f"{test['frr']:.1%}",
+        "FA/h on held-out audio at that threshold": (
+            f"{test['fa_per_hour']:.2f} over {test['negative_hours']:.2f} h"
+        ),
+        "hard negatives accepted (partial / sound-alike)": (
+            f"{hard.get('partial', float('nan')):.1%} / {hard.get('soundalike', float('nan')):.1%}"
+        ),
+        "DET plot": str(eval_dir / "det.png"),
+        "wall time (fleet / training / evaluation)": (
+            f"{timings['fleet']:.0f} s / {timings['training']:.0f} s / {timings['evaluation']:.0f} s "
+            f"(total {time.perf_counter() - started:.0f} s)"
+        ),
+    }
     echo("")
     width = max(len(k) for k in summary)
     for key, value in summary.items():
@@ -105,29 +125,3 @@ def run_demo(config: DemoConfig, *, echo: Callable[[str], None] = print) -> dict
     for what, command in STEPS_TO_COME:
         echo(f"  - {what}: `{command}`")
     return summary
-
-
-def _check_tflite_frontend(config: DemoConfig, clip: Path) -> dict:
-    import tensorflow as tf
-
-    from wakeword.audio import load_audio
-    from wakeword.tf_frontend import LogMelFrontend
-
-    window = np.zeros(SAMPLE_RATE, dtype=np.float32)
-    audio = load_audio(clip)[:SAMPLE_RATE]
-    window[: audio.size] = audio
-    inputs = tf.keras.Input(shape=(SAMPLE_RATE,), dtype=tf.float32)
-    model = tf.keras.Model(inputs, LogMelFrontend(config.features)(inputs))
-    flatbuffer = tf.lite.TFLiteConverter.from_keras_model(model).convert()
-    path = config.out / "frontend.tflite"
-    path.write_bytes(flatbuffer)
-    interpreter = tf.lite.Interpreter(model_content=flatbuffer)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], window[None])
-    interpreter.invoke()
-    out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-    diff = float(np.max(np.abs(out - model(window[None]).numpy())))
-    return {
-        "tflite frontend": f"{path} ({len(flatbuffer) / 1024:.0f} KB)",
-        "tflite max |tflite - keras|": f"{diff:.1e}",
-    }

@@ -1,6 +1,8 @@
 """Run the main job end to end on a small default fleet (what `make demo` runs).
 
-Re-running reuses what is already built in --out.
+Synthesizes a fleet, trains federated with TFF, evaluates on held-out phones and prints a summary.
+Re-running reuses what is already built in --out; change --phrase or --devices for another fleet
+(use a new --out for it).
 """
 
 from __future__ import annotations
@@ -12,18 +14,39 @@ HELP = "run the whole pipeline on a small default fleet"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from wakeword.demo import DemoConfig
+
+    d = DemoConfig()
+    parser.add_argument("--out", type=Path, default=d.out, help=f"output folder (default {d.out})")
+    parser.add_argument("--phrase", default=d.phrase, help=f"wake phrase (default {d.phrase!r})")
     parser.add_argument(
-        "--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)"
+        "--devices", type=int, default=d.devices, help=f"phones in the fleet (default {d.devices})"
     )
-    parser.add_argument("--phrase", default="hey computer", help="wake phrase (default 'hey computer')")
-    parser.add_argument("--devices", type=int, default=24, help="phones in the simulated fleet (default 24)")
+    parser.add_argument("--rounds", type=int, default=d.rounds, help=f"federated rounds (default {d.rounds})")
+    parser.add_argument(
+        "--background-minutes",
+        type=float,
+        default=d.background_minutes,
+        help=f"negative streams for FA/h (default {d.background_minutes:g})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    from wakeword.cli.progress import ProgressBars
     from wakeword.demo import DemoConfig, run_demo
     from wakeword.errors import ParameterError
 
-    if args.devices < 2:
-        raise ParameterError(f"--devices must be at least 2, got {args.devices}")
-    run_demo(DemoConfig(out=args.out, phrase=args.phrase, devices=args.devices))
+    if args.devices < 3:
+        raise ParameterError(
+            f"--devices must be at least 3 (training, validation and held-out phones), got {args.devices}"
+        )
+    config = DemoConfig(
+        out=args.out,
+        phrase=args.phrase,
+        devices=args.devices,
+        rounds=args.rounds,
+        background_minutes=args.background_minutes,
+    )
+    with ProgressBars() as bars:
+        run_demo(config, progress=bars.update, echo=bars.write)
     return 0

@@ -1,0 +1,75 @@
+"""The centralized baseline and `wakeword eval` on a tiny fleet, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from orchestrator.run import load_run
+from tests.helpers import assert_one_line_error, run_wakeword
+
+
+@pytest.fixture(scope="module")
+def central_run(tiny_fleet, tmp_path_factory):
+    out = tmp_path_factory.mktemp("central") / "run"
+    result = run_wakeword("train", "--central", "--fleet", tiny_fleet.root, "--out", out, "--epochs", "2")
+    assert result.code == 0, result.stderr[-2000:]
+    assert "2 epochs" in result.stdout or "early stop" in result.stdout + result.stderr
+    return out
+
+
+def test_central_run_is_saved(central_run):
+    classifier, description, window = load_run(central_run)
+    assert description["mode"] == "central" and description["model"] == "tc_resnet"
+    assert classifier.input_shape == (None, window.frames, window.features.n_mels)
+    assert len(description["history"]) == 2 and "val_loss" in description["history"][0]
+
+
+def test_eval_writes_a_report_and_a_det_plot(central_run, tiny_fleet, tmp_path):
+    result = run_wakeword(
+        "eval", "--model", central_run, "--fleet", tiny_fleet.root, "--out", tmp_path / "eval"
+    )
+    assert result.code == 0, result.stderr[-2000:]
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    assert report["test"]["positives"] == 5  # one held-out phone, 5 positives
+    assert report["test"]["negative_hours"] > 0
+    assert 0 <= report["test"]["frr"] <= 1 and report["test"]["fa_per_hour"] >= 0
+    assert set(report["test"]["hard_negative_accept_rate"]) == {"partial", "soundalike"}
+    assert list(report["per_phone"]) == tiny_fleet.phone_ids("test")
+    assert len(report["det_curve"]) > 100
+    assert "threshold" in result.stdout and "FRR" in result.stdout
+    assert Image.open(tmp_path / "eval" / "det.png").size[0] >= 400
+
+
+def test_keras_and_tflite_score_the_same(central_run, tiny_fleet):
+    import tensorflow as tf
+
+    from models import with_frontend
+    from wakeword.scoring import KerasScorer, TFLiteScorer
+
+    classifier, _, window = load_run(central_run)
+    flatbuffer = tf.lite.TFLiteConverter.from_keras_model(
+        with_frontend(classifier, window_samples=window.samples)
+    ).convert()
+    keras, tflite = KerasScorer(classifier, window), TFLiteScorer(flatbuffer, window)
+    store = tiny_fleet.store(tiny_fleet.phone_ids("test")[0])
+    for clip in store.clips()[:6]:
+        audio = store.read(clip)
+        np.testing.assert_allclose(tflite(audio), keras(audio), atol=2e-3)
+
+
+def test_eval_errors(tiny_fleet, tmp_path):
+    bad = tmp_path / "model.tflite"
+    bad.write_bytes(b"not a flatbuffer at all")
+    assert_one_line_error(
+        run_wakeword("eval", "--model", bad, "--fleet", tiny_fleet.root), "model.tflite", "not a TFLite model"
+    )
+    assert_one_line_error(
+        run_wakeword("eval", "--model", tmp_path, "--fleet", tiny_fleet.root), "not a training run"
+    )
+    assert_one_line_error(
+        run_wakeword("eval", "--model", tmp_path / "none", "--fleet", tiny_fleet.root), "no such run"
+    )
