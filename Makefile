@@ -49,6 +49,9 @@ test: setup lint  ## set up, lint, run the test suite (slow tests: make test PYT
 demo: setup  ## set up, then run the main job on a small default fleet
 	$(BIN)/wakeword demo --out $(DEMO_DIR) --phrase "$(PHRASE)" --devices $(DEVICES)
 
+bench: setup  ## run the benchmarks (results in runs/bench/, summary in docs/BENCHMARKS.md)
+	$(BIN)/python -m bench.synth
+
 lock:  ## regenerate requirements.lock from requirements.in
 	scripts/lock.sh
 

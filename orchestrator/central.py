@@ -13,7 +13,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from data_tools.fleet import Fleet
 from device_client.pipeline import (
@@ -24,7 +23,7 @@ from device_client.pipeline import (
     ensure_feature_cache,
 )
 from models import DEFAULT_MODEL, build_model
-from orchestrator.run import save_run
+from orchestrator.run import describe_run, save_run
 from wakeword.errors import ParameterError
 
 __all__ = ["CentralConfig", "train_central"]
@@ -148,20 +147,15 @@ def train_central(
                 log(f"early stop: no better validation loss in {config.patience} epochs")
                 break
     classifier.set_weights(best_weights)
-    description = {
-        "mode": "central",
-        "model": config.model,
-        "width": config.width,
-        "parameters": int(classifier.count_params()),
-        "window": window.to_dict(),
-        "fleet": str(Path(fleet.root).resolve()),
-        "phrase": fleet.phrase,
-        "training_phones": len(train_ids),
-        "validation_phones": val_ids,
-        "settings": {k: v for k, v in dataclasses.asdict(config).items() if k not in ("pipeline",)},
-        "history": history,
-        "best_val_loss": round(best, 5),
-        "train_seconds": round(time.perf_counter() - started, 1),
-    }
+    description = describe_run(
+        mode="central",
+        classifier=classifier,
+        fleet=fleet,
+        window=window,
+        settings={k: v for k, v in dataclasses.asdict(config).items() if k != "pipeline"},
+        history=history,
+        best_val_loss=round(best, 5),
+        train_seconds=round(time.perf_counter() - started, 1),
+    )
     save_run(out, classifier=classifier, description=description)
     return description

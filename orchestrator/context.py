@@ -25,28 +25,26 @@ def _factory(target: str):
     return tff.framework.ResourceManagingExecutorFactory(executor_stack_fn=stack_fn)
 
 
-def sync_context(target: str):
-    """A synchronous TFF context executing on the worker at ``target`` (host:port)."""
+def _context(kind: str, target: str):
     import tensorflow_federated as tff
 
-    return tff.framework.SyncExecutionContext(
+    cls = tff.framework.SyncExecutionContext if kind == "sync" else tff.framework.AsyncExecutionContext
+    return cls(
         executor_fn=_factory(target),
         compiler_fn=tff.backends.native.desugar_and_transform_to_native,
         transform_args=tff.tensorflow.transform_args,
         transform_result=tff.tensorflow.transform_result,
     )
+
+
+def sync_context(target: str):
+    """A synchronous TFF context executing on the worker at ``target`` (host:port)."""
+    return _context("sync", target)
 
 
 def async_context(target: str):
     """An asynchronous TFF context executing on the worker at ``target`` (for mergeable contexts)."""
-    import tensorflow_federated as tff
-
-    return tff.framework.AsyncExecutionContext(
-        executor_fn=_factory(target),
-        compiler_fn=tff.backends.native.desugar_and_transform_to_native,
-        transform_args=tff.tensorflow.transform_args,
-        transform_result=tff.tensorflow.transform_result,
-    )
+    return _context("async", target)
 
 
 def install_context(targets: Sequence[str]) -> None:

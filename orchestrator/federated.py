@@ -35,7 +35,7 @@ from device_client.pipeline import (
     clip_windows,
 )
 from models import DEFAULT_MODEL, build_model
-from orchestrator.run import save_run
+from orchestrator.run import describe_run, save_run
 from wakeword.errors import ParameterError, WakewordError
 from wakeword.fileio import atomic_write
 
@@ -481,20 +481,15 @@ def train_federated(
     finally:
         if owned is not None:
             owned.stop()
-    description = {
-        "mode": "federated",
-        "model": config.model,
-        "width": config.width,
-        "parameters": int(keras_model.count_params()),
-        "window": window.to_dict(),
-        "fleet": str(Path(fleet.root).resolve()),
-        "phrase": fleet.phrase,
-        "training_phones": len(train_ids),
-        "validation_phones": val_ids,
-        "settings": settings,
-        "history": history,
-        "train_seconds": round(time.perf_counter() - started, 1),
-    }
+    description = describe_run(
+        mode="federated",
+        classifier=keras_model,
+        fleet=fleet,
+        window=window,
+        settings=settings,
+        history=history,
+        train_seconds=round(time.perf_counter() - started, 1),
+    )
     if config.aggregator == "dp":
         delta = config.dp_delta or 1 / len(train_ids) ** 1.1
         description["dp"] = {

@@ -25,6 +25,26 @@ RUN_FILE = "run.json"
 MODEL_FILE = "model.keras"
 
 
+def describe_run(
+    *, mode: str, classifier, fleet, window: WindowConfig, settings: dict, history: list, **extra
+) -> dict:
+    """The fields every run.json has (central and federated alike), plus ``extra``."""
+    return {
+        "mode": mode,
+        "model": settings["model"],
+        "width": settings["width"],
+        "parameters": int(classifier.count_params()),
+        "window": window.to_dict(),
+        "fleet": str(Path(fleet.root).resolve()),
+        "phrase": fleet.phrase,
+        "training_phones": len(fleet.training_ids()),
+        "validation_phones": fleet.validation_ids(),
+        "settings": settings,
+        "history": history,
+        **extra,
+    }
+
+
 def save_run(root: str | os.PathLike, *, classifier, description: dict) -> Path:
     """Write the model and ``run.json`` (each atomically)."""
     root = Path(root)

@@ -37,12 +37,7 @@ def save_log_mel_plot(
     ax.set_ylabel("mel band")
     ax.set_title(title, fontsize=9)
     fig.colorbar(image, ax=ax, label="log mel power")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    with atomic_write(path) as handle:
-        handle.write(buffer.getvalue())
+    _save(fig, path)
 
 
 def save_det_plot(
@@ -89,6 +84,13 @@ def save_det_plot(
     ax.set_title(title, fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper right")
+    _save(fig, path)
+
+
+def _save(fig, path: str | os.PathLike) -> None:
+    """Write a figure as PNG atomically and close it."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

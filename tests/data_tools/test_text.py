@@ -35,3 +35,9 @@ def test_soundalikes_for_a_one_word_phrase(rng):
 def test_sentences_avoid_the_phrase(rng):
     for _ in range(200):
         assert " the car " not in f" {random_sentence(rng, avoid='the car')} "
+
+
+def test_soundalikes_drop_homophones():
+    said = {"hay computer": "h eI k@mpju:t#3", "hey computer": "h eI k@mpju:t#3"}
+    variants = soundalikes("hey computer", limit=30, pronounce=lambda text: said.get(text, text))
+    assert "hay computer" not in variants and "bey computer" in variants

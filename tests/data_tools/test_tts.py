@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from data_tools.tts import SynthesisError, Voice, synthesize
+from data_tools.tts import SynthesisError, Voice, phonemes, synthesize
 from wakeword.constants import SAMPLE_RATE
 from wakeword.errors import ParameterError
 
@@ -35,3 +35,8 @@ def test_errors():
         Voice("flite", "en-us")
     with pytest.raises(ParameterError, match="engine"):
         Voice("festival", "kal")
+
+
+def test_phonemes_spot_homophones():
+    assert phonemes("hay computer") == phonemes("hey computer")
+    assert phonemes("bey computer") != phonemes("hey computer")

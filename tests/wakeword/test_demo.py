@@ -1,23 +1,31 @@
-"""`wakeword demo`: the steps that exist so far, on real inputs, re-runnable."""
+"""`wakeword demo`: the whole pipeline on a tiny fleet, then re-run reusing what it built."""
 
 from __future__ import annotations
 
+import json
+
 from tests.helpers import run_wakeword
 
+TINY = ["--devices", "4", "--rounds", "2", "--background-minutes", "0.5"]
 
-def test_demo_runs_and_reuses_its_output(tmp_path):
-    first = run_wakeword("demo", "--out", tmp_path / "demo")
-    assert first.code == 0, first.stderr
-    assert "Steps still to come" in first.stdout
-    clips = sorted((tmp_path / "demo" / "clips").glob("*.wav"))
-    assert len(clips) == 4
-    assert (tmp_path / "demo" / "frontend.tflite").stat().st_size > 10_000
-    stamps = [clip.stat().st_mtime_ns for clip in clips]
-    second = run_wakeword("demo", "--out", tmp_path / "demo")
-    assert second.code == 0
-    assert [clip.stat().st_mtime_ns for clip in clips] == stamps  # reused, not rebuilt
+
+def test_demo_runs_end_to_end_and_reuses_its_output(tmp_path):
+    first = run_wakeword("demo", "--out", tmp_path / "demo", *TINY, timeout=900)
+    assert first.code == 0, first.stderr[-3000:]
+    out = first.stdout + first.stderr
+    for line in ("FRR at 0.5 FA/h", "federated rounds", "hard negatives accepted", "Steps still to come"):
+        assert line in out
+    report = json.loads((tmp_path / "demo" / "eval" / "report.json").read_text())
+    assert report["test"]["positives"] == 40  # one held-out phone, 40 positives
+    assert (tmp_path / "demo" / "eval" / "det.png").stat().st_size > 10_000
+    model = tmp_path / "demo" / "run" / "model.keras"
+    stamp = model.stat().st_mtime_ns
+    second = run_wakeword("demo", "--out", tmp_path / "demo", *TINY, timeout=900)
+    assert second.code == 0, second.stderr[-3000:]
+    assert "reusing the finished run" in second.stdout + second.stderr
+    assert model.stat().st_mtime_ns == stamp
 
 
 def test_demo_rejects_a_tiny_fleet(tmp_path):
-    result = run_wakeword("demo", "--out", tmp_path, "--devices", "1")
-    assert result.code == 1 and "--devices must be at least 2" in result.stderr
+    result = run_wakeword("demo", "--out", tmp_path, "--devices", "2")
+    assert result.code == 1 and "--devices must be at least 3" in result.stderr
