@@ -1,0 +1,211 @@
+"""Training benchmarks: centralized baselines per model, federated vs centralized, DP, real speech.
+
+    python -m bench.training central  --fleet runs/fleet-default [--models tc_resnet,tiny_cnn,ds_cnn]
+    python -m bench.training federated --fleet runs/fleet-default [--rounds 40]
+    python -m bench.training dp --fleet runs/fleet-default [--noise 0.5,1.0]
+    python -m bench.training real-speech [--devices 20]
+
+Each trains (or reuses a finished run in runs/bench/), evaluates on the held-out phones with the
+threshold chosen on validation for 0.5 FA/h, prints a table and writes runs/bench/<name>.json.
+Goals (issues 4 and 5): central FRR <= 5% at <= 0.5 FA/h (goal 3%); federated within 1 point of
+central; a federated round <= 1.5x a central epoch over the same examples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from bench.common import record
+
+OUT = Path("runs/bench")
+
+
+def _evaluate(run: Path, fleet) -> dict:
+    from orchestrator.evaluation import evaluate_fleet
+    from orchestrator.run import load_run
+    from wakeword.scoring import KerasScorer
+
+    path = run / "eval-test" / "report.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    classifier, _, window = load_run(run)
+    t0 = time.perf_counter()
+    report = evaluate_fleet(KerasScorer(classifier, window), fleet)
+    report["eval_seconds"] = round(time.perf_counter() - t0, 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1))
+    return report
+
+
+def _row(name: str, run: Path, report: dict) -> dict:
+    description = json.loads((run / "run.json").read_text())
+    test, hard = report["test"], report["test"]["hard_negative_accept_rate"]
+    return {
+        "run": name,
+        "model": description["model"],
+        "parameters": description["parameters"],
+        "mode": description["mode"],
+        "train_seconds": description.get("train_seconds"),
+        "epochs_or_rounds": len(description["history"]),
+        "frr": round(test["frr"], 4),
+        "fa_per_hour": round(test["fa_per_hour"], 3),
+        "negative_hours": test["negative_hours"],
+        "positives": test["positives"],
+        "partial_accept": round(hard.get("partial", float("nan")), 4),
+        "soundalike_accept": round(hard.get("soundalike", float("nan")), 4),
+        "oracle_frr": round(report["test_oracle"]["frr"], 4),
+        "epsilon": description.get("dp", {}).get("epsilon"),
+    }
+
+
+def _print(rows: list[dict]) -> None:
+    header = f"{'run':<26}{'params':>8}{'train s':>9}{'FRR':>8}{'FA/h':>7}"
+    print(header + f"{'partial':>9}{'s-alike':>9}{'oracle FRR':>11}")
+    for r in rows:
+        print(
+            f"{r['run']:<26}{r['parameters']:>8,}{r['train_seconds'] or 0:>9.0f}"
+            f"{r['frr']:>8.1%}{r['fa_per_hour']:>7.2f}"
+            f"{r['partial_accept']:>9.1%}{r['soundalike_accept']:>9.1%}{r['oracle_frr']:>11.1%}"
+        )
+
+
+def central(fleet_dir: Path, models: list[str]) -> list[dict]:
+    from data_tools.fleet import Fleet
+    from orchestrator.central import CentralConfig, train_central
+
+    fleet = Fleet(fleet_dir)
+    rows = []
+    for model in models:
+        run = OUT / f"central-{model}"
+        if not (run / "run.json").exists():
+            train_central(fleet, run, CentralConfig(model=model))
+        rows.append(_row(f"central {model}", run, _evaluate(run, fleet)))
+    return rows
+
+
+def federated(
+    fleet_dir: Path, rounds: int, *, aggregator: str = "mean", noise: float = 1.0, name: str = ""
+) -> dict:
+    from data_tools.fleet import Fleet
+    from orchestrator.federated import FederatedConfig, train_federated
+
+    fleet = Fleet(fleet_dir)
+    run = OUT / (name or f"federated-{aggregator}")
+    if not (run / "run.json").exists():
+        resume = (run / "checkpoints" / "latest.json").exists()
+        config = FederatedConfig(rounds=rounds, aggregator=aggregator, dp_noise_multiplier=noise)
+        train_federated(fleet, run, config, resume=resume)
+    row = _row(name or f"federated {aggregator}", run, _evaluate(run, fleet))
+    history = json.loads((run / "run.json").read_text())["history"]
+    row["mean_round_seconds"] = round(sum(h["round_seconds"] for h in history) / len(history), 2)
+    return row
+
+
+def real_speech(devices: int) -> list[dict]:
+    """A model trained only on synthetic voices saying "yes", evaluated on real people saying
+    "yes" (Speech Commands test subset in ../shared/speech; other words are the negatives)."""
+    from data_tools.fleet import Fleet
+    from data_tools.importers import import_dataset
+    from data_tools.shared_data import shared_speech_dir
+    from data_tools.synth import FleetConfig, synth_fleet
+    from orchestrator.central import CentralConfig, train_central
+
+    speech = shared_speech_dir()
+    if speech is None:
+        print("skipped: ../shared/speech is absent")
+        return []
+    synthetic = synth_fleet(
+        FleetConfig(phrase="yes", devices=devices, background_minutes=20), OUT / "fleet-yes"
+    )
+    run = OUT / "central-yes"
+    if not (run / "run.json").exists():
+        train_central(synthetic, run, CentralConfig())
+    real_dir = OUT / "real-yes"
+    if not (real_dir / "fleet.json").exists():
+        import_dataset(
+            "speech-commands", speech / "speech_commands_v0.02_testset_subset", real_dir, positive="yes"
+        )
+    rows = [_row("synthetic 'yes' (test)", run, _evaluate(run, synthetic))]
+    # the real set has no background streams: FA/h comes from the other words' clips alone
+    rows.append(_row("real 'yes' (Speech Cmds)", run, _evaluate_real(run, Fleet(real_dir), synthetic)))
+    return rows
+
+
+def _evaluate_real(run: Path, real, synthetic) -> dict:
+    """Threshold chosen on the synthetic validation phones, applied to every real speaker."""
+    from orchestrator.evaluation import EvalConfig, score_stores, summarize
+    from orchestrator.run import load_run
+    from wakeword.metrics import THRESHOLDS, det_curve, fa_per_hour, false_reject_rate, operating_point
+    from wakeword.scoring import KerasScorer
+
+    path = run / "eval-real" / "report.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    classifier, _, window = load_run(run)
+    scorer, config = KerasScorer(classifier, window), EvalConfig()
+    refractory = config.detector.refractory_windows
+    val = score_stores(
+        scorer,
+        [synthetic.store(p) for p in synthetic.validation_ids()],
+        synthetic.streams("validation"),
+        config,
+    )
+    threshold = operating_point(
+        fa_per_hour(val.negatives, THRESHOLDS, refractory), THRESHOLDS, config.target_fa_per_hour
+    )
+    test = score_stores(scorer, [real.store(p) for p in real.phone_ids()], [], config)
+    frr, fa = (
+        false_reject_rate(test.positives, THRESHOLDS),
+        fa_per_hour(test.negatives, THRESHOLDS, refractory),
+    )
+    report = {
+        "threshold": threshold,
+        "test": summarize(test, threshold, config),
+        "test_oracle": {
+            "threshold": operating_point(fa, THRESHOLDS, 0.5),
+            **summarize(test, operating_point(fa, THRESHOLDS, 0.5), config),
+        },
+        "det_curve": det_curve(frr, fa),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("what", choices=("central", "federated", "dp", "real-speech"))
+    parser.add_argument("--fleet", type=Path, default=Path("runs/fleet-default"))
+    parser.add_argument("--models", default="tc_resnet,tiny_cnn,ds_cnn")
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--noise", default="0.5,1.0")
+    parser.add_argument("--devices", type=int, default=20)
+    args = parser.parse_args(argv)
+    if args.what == "central":
+        rows = central(args.fleet, args.models.split(","))
+    elif args.what == "federated":
+        rows = [*central(args.fleet, ["tc_resnet"]), federated(args.fleet, args.rounds)]
+        epoch = json.loads((OUT / "central-tc_resnet" / "run.json").read_text())["history"]
+        epoch_s = sum(h["seconds"] for h in epoch) / len(epoch)
+        rows[-1]["round_vs_central_epoch"] = round(rows[-1]["mean_round_seconds"] / epoch_s, 3)
+        print(f"mean round {rows[-1]['mean_round_seconds']:.1f} s vs central epoch {epoch_s:.1f} s "
+              f"(the round covers {10 / 40:.0%} of the phones)")  # fmt: skip
+    elif args.what == "dp":
+        rows = [
+            federated(args.fleet, args.rounds, aggregator="dp", noise=float(n), name=f"federated-dp-{n}")
+            for n in args.noise.split(",")
+        ]
+    else:
+        rows = real_speech(args.devices)
+    _print(rows)
+    print(f"results: {record(f'training-{args.what}', {'rows': rows})}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
