@@ -88,8 +88,8 @@ class FederatedConfig:
             )
         if not 0 <= self.dropout_rate < 1:
             raise ParameterError(f"--dropout-rate must be in [0, 1), got {self.dropout_rate}")
-        if self.client_epochs < 1 or self.eval_every < 1:
-            raise ParameterError("--client-epochs and --eval-every must be >= 1")
+        if self.client_epochs < 1 or self.eval_every < 1 or self.pipeline.batch_size < 1:
+            raise ParameterError("--client-epochs, --eval-every and --client-batch-size must be >= 1")
         if self.aggregator == "dp" and (self.dp_noise_multiplier < 0 or self.dp_clip <= 0):
             raise ParameterError("--dp-noise-multiplier must be >= 0 and --dp-clip > 0")
 
@@ -400,6 +400,7 @@ def train_federated(
     run = Path(out)
     run.mkdir(parents=True, exist_ok=True)
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "pipeline"}
+    settings["client_batch_size"] = config.pipeline.batch_size
     settings_file = run / "settings.json"
     if (
         resume

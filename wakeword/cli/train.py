@@ -82,6 +82,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"client SGD step (default {fed.client_learning_rate})",
     )
     f.add_argument(
+        "--client-batch-size",
+        type=int,
+        default=fed.pipeline.batch_size,
+        help=f"client batch size (default {fed.pipeline.batch_size})",
+    )
+    f.add_argument(
         "--server-optimizer",
         choices=SERVER_OPTIMIZERS,
         default=fed.server_optimizer,
@@ -147,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_federated(args: argparse.Namespace, fleet) -> int:
-    from device_client.pipeline import AugmentConfig
+    from device_client.pipeline import AugmentConfig, PipelineConfig
     from orchestrator.federated import FederatedConfig, train_federated
     from wakeword.cli.progress import ProgressBars
 
@@ -167,6 +173,7 @@ def _run_federated(args: argparse.Namespace, fleet) -> int:
         dp_clip=args.dp_clip,
         seed=args.seed,
         augment=AugmentConfig.none() if args.no_augment else AugmentConfig(),
+        pipeline=PipelineConfig(batch_size=args.client_batch_size),
     )
     workers = [w.strip() for w in args.workers.split(",") if w.strip()] if args.workers else None
     with ProgressBars() as bars:
