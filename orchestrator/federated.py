@@ -461,7 +461,7 @@ def train_federated(
                     if k.startswith("aggregator/")
                 }
             )
-            if round_num % config.eval_every == 0 or round_num == config.rounds:
+            if val_ids and (round_num % config.eval_every == 0 or round_num == config.rounds):
                 row.update(comps.federated_eval(state, [client_key(p, 0) for p in val_ids]))
             row["round_seconds"] = round(time.perf_counter() - t0, 3)
             history.append(row)
