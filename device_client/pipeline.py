@@ -11,8 +11,9 @@ Two stages:
 
 Windows per clip: a positive clip gives ``positive_repeats`` windows ending just after the phrase
 (jittered: time-shift augmentation) and one window ending in the middle of the phrase (a partial
-phrase is a negative); a negative clip gives one window at a random place. Clips shorter than a
-window are padded at the start with silence (the log floor), as the detector's buffer starts.
+phrase is a negative); a negative clip gives one window ending at a random place after its first
+200 ms. Windows reaching before a clip's start are padded with silence (the log floor), as the
+detector's buffer starts, for negatives as for positives.
 
 Augmentation (training only, all in the mel-power domain, exact for gain and exact in expectation
 for additive noise): random gain, mixing with another negative window of the same phone (background
@@ -45,6 +46,7 @@ __all__ = [
 
 CACHE_DIR = "cache"
 CACHE_VERSION = 2  # bump when the cache record layout changes
+NEGATIVE_MIN_FRAMES = 10  # a negative window holds at least 200 ms of its clip
 
 
 @dataclass(frozen=True)
@@ -219,7 +221,10 @@ def clip_windows(
         # negative: a partial phrase must not fire); a negative clip's window lies anywhere in it
         pos_end = s1 + 1 + tf.cast(u * (shift + 1), tf.int32)
         partial_end = s0 + tf.cast(tf.cast(s1 - s0, tf.float32) * (0.3 + 0.3 * u), tf.int32)
-        lo = tf.minimum(width, length)
+        # ...anywhere from when its first 200 ms entered the detector's (silent) buffer to its end:
+        # streaming starts every clip after silence, so negatives must show that too, not only
+        # the short positive clips (else "silence, then speech" becomes a cue for the phrase)
+        lo = tf.minimum(NEGATIVE_MIN_FRAMES, length)
         neg_end = lo + tf.cast(u * tf.cast(length - lo + 1, tf.float32), tf.int32)
         take_pos = tf.logical_and(is_pos, k < repeats)
         end = tf.where(take_pos, pos_end, tf.where(is_pos, partial_end, neg_end))

@@ -53,6 +53,7 @@ class ScoredSet:
     negatives: list[NegativeScores] = field(default_factory=list)  # streams, speech, noise (FA/h)
     hard: dict[str, list[NegativeScores]] = field(default_factory=dict)  # per hard-negative kind
     by_phone: dict[str, ScoredSet] = field(default_factory=dict)
+    by_stream: dict[str, ScoredSet] = field(default_factory=dict)
 
 
 def score_stores(
@@ -84,7 +85,7 @@ def score_stores(
                 phone.hard[clip.kind].append(NegativeScores(scores, clip.duration))
             else:
                 phone.negatives.append(NegativeScores(scores, clip.duration))
-        out.by_phone[store.phone_id] = phone
+        (out.by_phone if i < len(stores) else out.by_stream)[store.phone_id] = phone
         out.positives += phone.positives
         out.negatives += phone.negatives
         for kind in HARD_KINDS:
@@ -147,6 +148,13 @@ def evaluate_fleet(
         "test": summarize(test, threshold, config),
         "test_oracle": {"threshold": oracle, **summarize(test, oracle, config)},
         "per_phone": {p: summarize(s, threshold, config) for p, s in test.by_phone.items()},
+        "per_stream": {
+            name: {
+                "hours": round(sum(n.seconds for n in s.negatives) / 3600, 4),
+                "fa_per_hour": summarize(s, threshold, config)["fa_per_hour"],
+            }
+            for name, s in test.by_stream.items()
+        },
         "det_curve": det_curve(test_frr, test_fa),
         "detector": {
             "smooth_windows": config.detector.smooth_windows,

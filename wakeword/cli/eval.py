@@ -111,4 +111,8 @@ def format_summary(report: dict) -> str:
     lines.append(f"{'phone':<20}{'FRR':>8}{'FA/h':>8}")
     for phone, row in report["per_phone"].items():
         lines.append(f"{phone:<20}{row['frr']:>8.1%}{row['fa_per_hour']:>8.2f}")
+    for stream, row in report.get("per_stream", {}).items():
+        lines.append(
+            f"{stream:<20}{'-':>8}{row['fa_per_hour']:>8.2f}  ({row['hours'] * 60:.0f} min of background)"
+        )
     return "\n".join(lines)
