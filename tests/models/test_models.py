@@ -81,4 +81,4 @@ def test_converts_to_tflite_float_and_int8(name, rng):
         if not int8:
             np.testing.assert_allclose(out, expected, atol=1e-4)
         else:
-            assert len(flatbuffer) < 0.6 * len(_convert(model, int8=False, rng=rng))
+            assert len(flatbuffer) < 0.75 * len(_convert(model, int8=False, rng=rng))  # frontend stays float
