@@ -11,8 +11,8 @@ Two stages:
 
 Windows per clip: a positive clip gives ``positive_repeats`` windows ending just after the phrase
 (jittered: time-shift augmentation) and one window ending in the middle of the phrase (a partial
-phrase is a negative); a negative clip gives one window ending at a random place after its first
-200 ms. Windows reaching before a clip's start are padded with silence (the log floor), as the
+phrase is a negative); a negative clip gives ``negative_repeats`` windows ending at random places
+after its first 200 ms. Windows reaching before a clip's start are padded with silence (the log floor), as the
 detector's buffer starts, for negatives as for positives.
 
 Augmentation (training only, all in the mel-power domain, exact for gain and exact in expectation
@@ -72,7 +72,8 @@ class PipelineConfig:
     """How a phone turns its clips into batches."""
 
     window: WindowConfig = DEFAULT_WINDOW  # model input and detector stride
-    positive_repeats: int = 3  # windows per positive clip (balances the classes ~1:2)
+    positive_repeats: int = 3  # windows per positive clip
+    negative_repeats: int = 3  # windows per negative clip (streaming scores every 100 ms of them)
     batch_size: int = 32  # examples per local step
     shuffle_buffer: int = 512  # windows shuffled together
 
@@ -210,7 +211,7 @@ def clip_windows(
     def windows_of(record):
         p = parse_phone(record, n_mels)
         positive = p["labels"] > 0
-        counts = tf.where(positive, repeats + 1, 1)
+        counts = tf.where(positive, repeats + 1, config.negative_repeats)
         clip_of = tf.repeat(tf.range(tf.size(counts)), counts)  # clip of each window
         k = tf.range(tf.size(clip_of)) - tf.gather(tf.cumsum(counts, exclusive=True), clip_of)
         u = tf.random.stateless_uniform(tf.shape(clip_of), seed=tf.stack([seed, 7]))

@@ -1,0 +1,83 @@
+"""The phone's data pipeline: feature cache lifecycle, windows, labels, padding, seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from device_client.pipeline import (
+    AugmentConfig,
+    PipelineConfig,
+    cache_is_current,
+    cache_path,
+    clip_windows,
+    ensure_feature_cache,
+    window_dataset,
+)
+from device_client.store import PhoneStore
+from tests.conftest import tone
+from wakeword.window import DEFAULT_WINDOW
+
+FLOOR = float(np.log(DEFAULT_WINDOW.features.log_floor))
+
+
+@pytest.fixture
+def store(tmp_path, rng):
+    store = PhoneStore.create(tmp_path / "phone", phone_id="p")
+    for i in range(3):  # positives: 0.3 s of noise, a 0.8 s "phrase", 0.3 s of noise
+        audio = np.concatenate(
+            [0.01 * rng.standard_normal(4800), tone(500 + 100 * i, 0.8), 0.01 * rng.standard_normal(4800)]
+        )
+        store.add(audio.astype(np.float32), label="positive", kind="phrase", span=(0.3, 1.1))
+    for i in range(4):
+        store.add(tone(2000 + 300 * i, 2.0, amplitude=0.2), label="negative", kind="speech")
+    store.add(tone(300, 0.6), label="negative", kind="noise")  # shorter than a window
+    return store
+
+
+def windows(path, **kwargs):
+    x, y = zip(*[(x.numpy(), y.numpy()) for x, y in clip_windows(str(path), **kwargs)])
+    return np.stack(x), np.concatenate(y)
+
+
+def test_cache_is_built_once_and_rebuilt_when_the_store_changes(store):
+    path = ensure_feature_cache(store)
+    assert path == cache_path(store) and cache_is_current(store)
+    stamp = path.stat().st_mtime_ns
+    assert ensure_feature_cache(store).stat().st_mtime_ns == stamp
+    store.add(tone(700, 1.0), label="negative", kind="speech")
+    assert not cache_is_current(store)
+    ensure_feature_cache(store)
+    assert cache_is_current(store)
+
+
+def test_windows_counts_labels_and_shapes(store):
+    config = PipelineConfig()
+    x, y = windows(ensure_feature_cache(store), config=config, seed=1)
+    positives, negatives = 3, 5
+    assert x.shape == (
+        positives * (config.positive_repeats + 1) + negatives * config.negative_repeats,
+        74,
+        40,
+    )
+    assert y.sum() == positives * config.positive_repeats  # the mid-phrase windows are negatives
+    assert np.isfinite(x).all()
+    assert (x == FLOOR).all(axis=2).any()  # windows reaching before a clip start are silent there
+
+
+def test_same_seed_same_windows(store):
+    path = ensure_feature_cache(store)
+    a, _ = windows(path, seed=5, augment=AugmentConfig())
+    b, _ = windows(path, seed=5, augment=AugmentConfig())
+    c, _ = windows(path, seed=6, augment=AugmentConfig())
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_batches_and_augmentation(store):
+    path = str(ensure_feature_cache(store))
+    plain = np.concatenate([x.numpy() for x, _ in window_dataset(path, seed=2, augment=None)])
+    augmented = np.concatenate([x.numpy() for x, _ in window_dataset(path, seed=2, augment=AugmentConfig())])
+    assert plain.shape == augmented.shape and np.isfinite(augmented).all()
+    assert not np.allclose(plain, augmented)
+    assert augmented.min() >= FLOOR - 1e-4  # gain and mixing stay in the mel-power domain
