@@ -58,9 +58,28 @@ def listeners(port: int) -> list[str]:
 LOOPBACK = {"0100007F", "0000000000000000FFFF00000100007F", "00000000000000000000000001000000"}
 
 
+@pytest.fixture
+def started():
+    """Start worker_script.py; whatever happens in the test, nothing it started outlives it."""
+    procs = []
+
+    def run(mode: str) -> tuple[subprocess.Popen, int, int]:
+        proc, pid, port = start(mode)
+        procs.append((proc, pid))
+        return proc, pid, port
+
+    yield run
+    for proc, pid in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        if not gone(pid, timeout=5):
+            os.kill(pid, signal.SIGKILL)
+
+
 @pytest.mark.parametrize("mode", ["exit", "with", "raise"])
-def test_worker_stops_with_the_orchestrator_and_never_holds_its_stdout(mode):
-    proc, pid, _ = start(mode)
+def test_worker_stops_with_the_orchestrator_and_never_holds_its_stdout(mode, started):
+    proc, pid, _ = started(mode)
     # communicate() returns only when every holder of the stdout pipe has closed it:
     # a worker that inherited stdout would keep it open and this would time out
     _, err = proc.communicate(timeout=180)
@@ -69,11 +88,11 @@ def test_worker_stops_with_the_orchestrator_and_never_holds_its_stdout(mode):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
-def test_worker_dies_on_ctrl_c_and_kill_9(sig):
-    proc, pid, _ = start("wait")
+def test_worker_dies_on_ctrl_c_and_kill_9(sig, started):
+    proc, pid, _ = started("wait")
     assert Path(f"/proc/{pid}").exists()
     proc.send_signal(sig)
-    proc.communicate(timeout=180)  # generous: once seen slow on a heavily loaded machine
+    proc.communicate(timeout=120)
     assert gone(pid), f"worker {pid} outlived an orchestrator killed by {sig!r}"
 
 

@@ -1,11 +1,16 @@
 """Run by test_worker.py in a subprocess: start an owned worker, report it, then end as told."""
 
 import os
+import signal
 import sys
 import time
 
 from orchestrator.worker import OwnedWorker
 
+# A job started in the background by a non-interactive shell (as CI starts .ci/run) inherits
+# SIGINT ignored, and Python then installs no KeyboardInterrupt handler. A user pressing Ctrl-C
+# runs wakeword from a terminal, where SIGINT has its default: restore that here.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 mode = sys.argv[1]
 worker = OwnedWorker().start()
 print(f"{worker.process.pid} {worker.port}", flush=True)
