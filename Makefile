@@ -7,7 +7,7 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.wakeword-installed
 PHRASE    ?= hey computer
 DEVICES   ?= 24
-DEMO_DIR  ?= runs/demo
+DEMO_DIR  ?= runs/demo/$(shell echo "$(PHRASE)" | tr -c "a-zA-Z0-9\n" "-")-$(DEVICES)
 PYTEST_ARGS ?=
 
 .PHONY: help setup system-deps native test lint demo bench clean lock
