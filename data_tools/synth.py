@@ -105,7 +105,7 @@ class _PhoneSynth:
         babble = None
         if profile.noise.kind == "babble":
             babble = [
-                self.speak(random_sentence(rng), jitter=True, voice=_other_voice(rng))
+                self.speak(random_sentence(rng), jitter=True, voice=_other_voice(rng, profile.split))
                 for _ in range(BABBLE_VOICES)
             ]
         self.bed = ac.noise_bed(profile.noise.kind, bed_seconds, rng, babble_voices=babble)
@@ -163,10 +163,12 @@ def _limit(clip: np.ndarray) -> np.ndarray:
     return clip * (0.99 / peak) if peak > 0.99 else clip
 
 
-def _other_voice(rng: np.random.Generator) -> Voice:
+def _other_voice(rng: np.random.Generator, split: str = "test") -> Voice:
+    """Another person for babble or background talk, from the voices of ``split``'s pool (a
+    training phone's background never holds a held-out voice)."""
     from data_tools.profiles import voice_pool
 
-    pool = [v for v in voice_pool("test") if v[0] == "espeak-ng"]
+    pool = [v for v in voice_pool(split) if v[0] == "espeak-ng"]
     engine, name = pool[rng.integers(len(pool))]
     return Voice(engine, name, int(rng.integers(130, 190)), int(rng.integers(20, 80)))
 
