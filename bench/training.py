@@ -175,6 +175,25 @@ def _evaluate_real(run: Path, real, synthetic) -> dict:
     return report
 
 
+def _det_plot(runs: dict[str, Path]) -> None:
+    """Federated and centralized DET curves in one plot: runs/bench/det-federated-vs-central.png."""
+    from wakeword.plots import save_det_plot
+
+    curves, points = {}, {}
+    for name, run in runs.items():
+        report = json.loads((run / "eval-test" / "report.json").read_text())
+        curves[name] = report["det_curve"]
+        points[name] = (report["test"]["fa_per_hour"], report["test"]["frr"])
+    save_det_plot(
+        OUT / "det-federated-vs-central.png",
+        curves,
+        points=points,
+        target_fa_per_hour=0.5,
+        title="held-out phones, default fleet",
+    )
+    print(f"DET plot: {OUT / 'det-federated-vs-central.png'}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -193,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         epoch = json.loads((OUT / "central-tc_resnet" / "run.json").read_text())["history"]
         epoch_s = sum(h["seconds"] for h in epoch) / len(epoch)
         rows[-1]["round_vs_central_epoch"] = round(rows[-1]["mean_round_seconds"] / epoch_s, 3)
+        _det_plot(
+            {"central tc_resnet": OUT / "central-tc_resnet", "federated tc_resnet": OUT / "federated-mean"}
+        )
         print(f"mean round {rows[-1]['mean_round_seconds']:.1f} s vs central epoch {epoch_s:.1f} s "
               f"(the round covers {10 / 40:.0%} of the phones)")  # fmt: skip
     elif args.what == "dp":
