@@ -44,7 +44,7 @@ def record(name: str, results: dict) -> Path:
         "benchmark": name,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(
-            shlex.quote(a) for a in [Path(sys.executable).name, "-m", f"bench.{name}", *sys.argv[1:]]
+            shlex.quote(a) for a in ["python", "-m", f"bench.{Path(sys.argv[0]).stem}", *sys.argv[1:]]
         ),
         "machine": machine(),
         "results": results,
