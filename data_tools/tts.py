@@ -5,6 +5,7 @@ Each call runs the engine in a subprocess, reads its WAV output and returns 16 k
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import tempfile
@@ -113,6 +114,7 @@ def synthesize(text: str, *, voice: Voice | None = None, sample_rate: int = SAMP
             ) from None
 
 
+@functools.lru_cache(maxsize=4096)  # the same phrase's variants are checked for every phone
 def phonemes(text: str, *, voice: str = "en-us") -> str:
     """espeak-ng's phoneme transcription of ``text``, stress marks removed (to spot homophones:
     "hay computer" and "hey computer" give the same string)."""
