@@ -62,6 +62,9 @@ def load_run(root: str | os.PathLike):
     """Return ``(classifier, description, window)`` of a run folder."""
     import tensorflow as tf
 
+    from models.layers import channel_norm_class
+
+    channel_norm_class()  # registers the custom layer the saved model refers to
     root = Path(root)
     path = root / RUN_FILE
     if not path.is_file() or not (root / MODEL_FILE).is_file():

@@ -81,8 +81,9 @@ class TFLiteScorer:
             name = "<bytes>" if isinstance(model, bytes) else str(model)
             raise WakewordError(f"{name}: not a TFLite model ({str(exc).splitlines()[0]})") from None
         self.window = window
-        self.batch_size = batch_size
         self._input = self.interpreter.get_input_details()[0]
+        # an exported model takes exactly one window per call; older ones take a batch
+        self.batch_size = batch_size if int(self._input["shape_signature"][0]) == -1 else 1
         self._output = self.interpreter.get_output_details()[0]
         if int(self._input["shape"][-1]) != window.samples:
             raise WakewordError(

@@ -12,7 +12,33 @@ import tensorflow as tf
 
 from wakeword.features import DEFAULT_FEATURES, FeatureConfig, analysis_window, mel_filterbank
 
-__all__ = ["LogMelFrontend", "log_mel_tf"]
+__all__ = ["LogMelFrontend", "log_mel_tf", "mel_blocks"]
+
+
+def mel_blocks(mel: np.ndarray, *, bands_per_block: int = 8) -> list[tuple[int, int, np.ndarray]]:
+    """The mel matrix cut into dense blocks of consecutive bands over the FFT bins they use.
+
+    Bands are narrow and contiguous, so ``power @ mel`` equals the concatenation of
+    ``power[..., lo:hi] @ block`` over the blocks: the same sums with a fifth of the constants and
+    multiplications (and still plain matmuls, which XNNPACK runs fast).
+
+    Parameters
+    ----------
+    mel : np.ndarray [shape=(n_freqs, n_mels)]
+    bands_per_block : int
+
+    Returns
+    -------
+    list of (lo, hi, block)
+        ``block`` has shape ``(hi - lo, bands)`` and dtype float32.
+    """
+    blocks = []
+    for first in range(0, mel.shape[1], bands_per_block):
+        part = mel[:, first : first + bands_per_block]
+        used = np.flatnonzero(part.any(axis=1))
+        lo, hi = (int(used[0]), int(used[-1]) + 1) if used.size else (0, 1)
+        blocks.append((lo, hi, np.ascontiguousarray(part[lo:hi], dtype=np.float32)))
+    return blocks
 
 
 @tf.keras.utils.register_keras_serializable(package="wakeword")
@@ -22,7 +48,7 @@ class LogMelFrontend(tf.keras.layers.Layer):
     Input: ``(batch, samples)`` float32 audio at ``config.sample_rate``.
     Output: ``(batch, config.num_frames(samples), config.n_mels)`` float32.
 
-    Ops: frame (strided slice), multiply, RFFT, real/imag, matmul, log: all TFLite builtins.
+    Ops: frame (strided slice), multiply, RFFT, real/imag, matmul (per block of bands), log: all TFLite builtins.
     """
 
     def __init__(self, config: FeatureConfig | None = None, **kwargs) -> None:
@@ -30,14 +56,15 @@ class LogMelFrontend(tf.keras.layers.Layer):
         super().__init__(**kwargs)
         self.config = config if config is not None else DEFAULT_FEATURES
         self._window = tf.constant(analysis_window(self.config), dtype=tf.float32)
-        self._mel = tf.constant(mel_filterbank(self.config), dtype=tf.float32)
+        # (first bin, last bin + 1, matrix) of each block of bands
+        self._mel = [(lo, hi, tf.constant(m)) for lo, hi, m in mel_blocks(mel_filterbank(self.config))]
 
     def call(self, audio: tf.Tensor) -> tf.Tensor:
         cfg = self.config
         frames = tf.signal.frame(audio, cfg.n_fft, cfg.hop_length, axis=-1)  # (b, t, n_fft)
         spectrum = tf.signal.rfft(frames * self._window, fft_length=[cfg.n_fft])  # (b, t, n_freqs)
         power = tf.math.square(tf.math.real(spectrum)) + tf.math.square(tf.math.imag(spectrum))
-        mel = tf.tensordot(power, self._mel, axes=1)  # (b, t, n_mels)
+        mel = tf.concat([tf.tensordot(power[..., lo:hi], m, axes=1) for lo, hi, m in self._mel], -1)
         return tf.math.log(mel + cfg.log_floor)
 
     def compute_output_shape(self, input_shape):

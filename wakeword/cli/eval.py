@@ -91,7 +91,9 @@ def _scorer(model: Path):
 
         classifier, description, window = load_run(model)
         return KerasScorer(classifier, window), f"{description['model']} ({description['mode']})"
-    return TFLiteScorer(model), model.name
+    from wakeword.export import read_metadata, window_from_metadata
+
+    return TFLiteScorer(model, window_from_metadata(read_metadata(model))), model.name
 
 
 def format_summary(report: dict) -> str:

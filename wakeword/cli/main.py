@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 # Subcommand modules (wakeword.cli.<name>); each defines HELP, add_arguments(parser), run(args).
-COMMANDS = ("data", "train", "eval", "features", "demo")
+COMMANDS = ("data", "train", "eval", "export", "detect", "features", "demo")
 
 _DESCRIPTION = """\
 Train a small wake-word model the way phones do: each phone keeps its recordings, a TensorFlow
