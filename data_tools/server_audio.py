@@ -100,7 +100,7 @@ def phrase_stream(
     ----------
     phrase : str
     occurrences : int
-        Times the phrase is said.
+        Times the phrase is said (0: a file of other speech only).
     other_speech : int
         Other sentences, shuffled in among the phrases.
     split : {"test", "train"}
@@ -113,8 +113,10 @@ def phrase_stream(
     -------
     PhraseStream
     """
-    if occurrences < 1 or other_speech < 0:
-        raise ParameterError(f"need occurrences >= 1 and other_speech >= 0, got {occurrences}, {other_speech}")
+    if occurrences < 0 or other_speech < 0 or occurrences + other_speech < 1:
+        raise ParameterError(
+            f"need occurrences, other_speech >= 0 and something to say, got {occurrences}, {other_speech}"
+        )
     if split not in ("test", "train"):
         raise ParameterError(f"split must be 'test' or 'train', got {split!r}")
     phrase = normalize_phrase(phrase)

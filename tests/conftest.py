@@ -54,3 +54,52 @@ def tone(
     """A sine tone, float32."""
     t = np.arange(round(seconds * sample_rate)) / sample_rate
     return (amplitude * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+
+
+# --- a small trained and exported model (export, detect and listen tests) -------------------------
+
+DETECT_FLEET = {
+    "devices": 8, "test_fraction": 0.25, "positives": 30, "in_sentence": 3, "partials": 6,
+    "soundalikes": 6, "speech": 30, "noise": 6, "background_minutes": 1.0, "stream_minutes": 0.5,
+}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> Path:
+    """A tc_resnet trained centrally for 15 epochs on 6 synthetic phones, evaluated (so its report
+    holds a threshold): detects "hey computer" in clean synthetic speech (~1 min to build)."""
+    from data_tools.synth import FleetConfig, synth_fleet
+    from tests.helpers import run_wakeword
+
+    root = tmp_path_factory.mktemp("trained")
+    fleet = synth_fleet(FleetConfig(**DETECT_FLEET), root / "fleet", jobs=2)
+    run = root / "run"
+    result = run_wakeword(
+        "train", "--central", "--fleet", fleet.root, "--out", run, "--epochs", "15", "--patience", "15"
+    )
+    assert result.code == 0, result.stderr[-2000:]
+    result = run_wakeword("eval", "--model", run, "--fleet", fleet.root, "--split", "validation")
+    assert result.code == 0, result.stderr[-2000:]
+    return run
+
+
+@pytest.fixture(scope="session")
+def exported_model(trained_run, tmp_path_factory) -> Path:
+    """``trained_run`` exported as int8 TFLite with a detection threshold of 0.5."""
+    from tests.helpers import run_wakeword
+
+    out = tmp_path_factory.mktemp("exported") / "model.tflite"
+    result = run_wakeword("export", trained_run, "--out", out, "--threshold", "0.5")
+    assert result.code == 0, result.stderr[-2000:]
+    return out
+
+
+@pytest.fixture(scope="session")
+def virtual_mic():
+    """A private PulseAudio server whose null sink's monitor is the default input (see
+    tests/virtual_mic.py); stopped at the end of the session."""
+    from tests.virtual_mic import VirtualMicrophone
+
+    mic = VirtualMicrophone().start()
+    yield mic
+    mic.stop()

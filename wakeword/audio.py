@@ -6,6 +6,7 @@ boundary with an error naming the file and the cause (see :mod:`wakeword.errors`
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -219,8 +220,12 @@ def write_wav(
     y = validate_audio(y, source=path, sample_rate=sample_rate, min_seconds=0, allow_silent=True)
     # Same scale as soundfile's reader (x / 32768), so a round trip is exact to half a step.
     pcm = np.clip(np.round(y.astype(np.float64) * 32768.0), -32768, 32767).astype(np.int16)
+    # encode in memory, then write plain bytes: libsndfile reports a short write (disk full) as a
+    # bare AssertionError, a plain write raises OSError(ENOSPC), which atomic_write explains
+    encoded = io.BytesIO()
+    sf.write(encoded, pcm, sample_rate, format="WAV", subtype="PCM_16")
     with atomic_write(path, fsync=fsync) as handle:
-        sf.write(handle, pcm, sample_rate, format="WAV", subtype="PCM_16")
+        handle.write(encoded.getbuffer())
     return path
 
 

@@ -66,3 +66,7 @@ class StoreError(WakewordError):
 
 class StoreFullError(StoreError):
     """Adding the clip would exceed the store's size quota."""
+
+
+class AudioDeviceError(WakewordError):
+    """No usable audio device: PortAudio missing, no input device, device busy or failing."""

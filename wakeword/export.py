@@ -221,12 +221,14 @@ def native_output_silenced():
         os.close(saved[1])
 
 
-def convert(model, *, quantize: str, calibration: np.ndarray | None = None) -> bytes:
+def convert(
+    model, *, quantize: str, calibration: np.ndarray | None = None, float_model: bytes | None = None
+) -> bytes:
     with native_output_silenced():
-        return _convert(model, quantize=quantize, calibration=calibration)
+        return _convert(model, quantize=quantize, calibration=calibration, float_model=float_model)
 
 
-def _convert(model, *, quantize: str, calibration: np.ndarray | None = None) -> bytes:
+def _convert(model, *, quantize: str, calibration: np.ndarray | None, float_model: bytes | None) -> bytes:
     """TFLite flatbuffer of a Keras audio model (builtin ops only).
 
     Parameters
@@ -236,6 +238,9 @@ def _convert(model, *, quantize: str, calibration: np.ndarray | None = None) -> 
     quantize : {"none", "float16", "int8"}
     calibration : np.ndarray [shape=(n, window.samples)], optional
         Representative windows (required for ``int8``).
+    float_model : bytes, optional
+        The model's float conversion, if already made (``int8`` reads the frontend's tensor names
+        from it).
     """
     import tensorflow as tf
 
@@ -255,8 +260,9 @@ def _convert(model, *, quantize: str, calibration: np.ndarray | None = None) -> 
             yield [row[None]]
 
     converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-    frontend = _frontend_tensor_names(model)
+    ops = tf.lite.OpsSet
+    converter.target_spec.supported_ops = [ops.TFLITE_BUILTINS_INT8, ops.TFLITE_BUILTINS]
+    frontend = _frontend_tensor_names(float_model or converter_float(model))
     debugger = tf.lite.experimental.QuantizationDebugger(
         converter=converter,
         debug_dataset=representative,
@@ -265,12 +271,16 @@ def _convert(model, *, quantize: str, calibration: np.ndarray | None = None) -> 
     return debugger.get_nondebug_quantized_model()
 
 
-def _frontend_tensor_names(model) -> list[str]:
-    """Names of the frontend's tensors in the converted graph (to keep them out of int8)."""
+def converter_float(model) -> bytes:
     import tensorflow as tf
+
+    return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+
+
+def _frontend_tensor_names(flat: bytes) -> list[str]:
+    """Names of the frontend's tensors in a float conversion (to keep them out of int8)."""
     from tensorflow.lite.python import schema_py_generated as schema
 
-    flat = tf.lite.TFLiteConverter.from_keras_model(model).convert()
     graph = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flat, 0)).subgraphs[0]
     return [t.name.decode() for t in graph.tensors if f"/{FRONTEND_LAYER}/" in t.name.decode()]
 
@@ -353,7 +363,8 @@ def export_run(
     float_error = float(np.max(np.abs(float_scores - expected)))
     if float_error > FLOAT_TOLERANCE:
         raise ExportCheckError(
-            f"{run}: float TFLite differs from Keras by {float_error:.2e} (> {FLOAT_TOLERANCE:g}); not written"
+            f"{run}: float TFLite differs from Keras by {float_error:.2e} "
+            f"(> {FLOAT_TOLERANCE:g}); not written"
         )
     flatbuffer, quant_error = float_model, None
     if config.quantize != "none":
@@ -364,7 +375,9 @@ def export_run(
             clips = calibration_clips(phrase, count=config.calibration_clips, rng=cal_rng)
             calibration = clip_windows(clips, window, per_clip=6)
         say(f"converting to {config.quantize} TFLite")
-        flatbuffer = convert(model, quantize=config.quantize, calibration=calibration)
+        flatbuffer = convert(
+            model, quantize=config.quantize, calibration=calibration, float_model=float_model
+        )
         quant_scores = tflite_scores(flatbuffer, check)
         diff = np.abs(quant_scores - float_scores)
         quant_error = {"max": float(diff.max()), "mean": float(diff.mean())}

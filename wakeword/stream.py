@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from wakeword.audio import speech_bounds
 from wakeword.detector import DetectorConfig
 from wakeword.errors import ParameterError, WakewordError
 
@@ -25,6 +24,9 @@ __all__ = ["Detection", "StreamingDetector", "TFLiteModel"]
 
 TAIL_SECONDS = 0.2  # silence appended by flush(), as in evaluation (a phrase at the very end is seen)
 BOUNDS_TOP_DB = 20.0  # the phrase's extent in the detection window: frames within 20 dB of its peak
+BOUNDS_GAP_S = 0.2  # quieter stretches shorter than this inside the phrase (between words) are bridged
+SETTLE_WINDOWS = 3  # a detection is reported this many windows (300 ms) after it fires: peak score
+# and the phrase's end are then known (the model may fire before the last syllable)
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Detection:
     start_s: float
     end_s: float
     time_s: float
-    score: float  # smoothed score when it fired
+    score: float  # highest smoothed score from firing until reported
 
     def to_dict(self) -> dict:
         return {k: round(v, 3) for k, v in self.__dict__.items()}
@@ -63,7 +65,8 @@ class TFLiteModel:
                 self.interpreter = tf.lite.Interpreter(model_content=content, num_threads=num_threads)
                 self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            raise WakewordError(f"{self.name}: cannot load the TFLite model ({str(exc).splitlines()[0]})") from None
+            reason = str(exc).splitlines()[0]
+            raise WakewordError(f"{self.name}: cannot load the TFLite model ({reason})") from None
         self._input = self.interpreter.get_input_details()[0]["index"]
         self._output = self.interpreter.get_output_details()[0]["index"]
         self.window_samples = int(self.metadata["window_samples"])
@@ -111,6 +114,8 @@ class StreamingDetector:
         self._recent: deque[float] = deque(maxlen=config.smooth_windows)
         self._windows = 0  # windows scored so far
         self._next_allowed = 0  # first window index outside the refractory period
+        self._pending: list = []  # [window index, time, peak score] of a fired, unreported detection
+        self._last_window = np.zeros(self._w, np.float32)
         self.samples_in = 0  # audio samples fed so far
 
     @classmethod
@@ -143,26 +148,78 @@ class StreamingDetector:
         before = self.samples_in
         found = self.feed(tail)
         self.samples_in = before
+        if self._pending:
+            found.append(self._report(self._last_window, self._windows - 1))
         return found
 
     def _step(self, window: np.ndarray) -> Detection | None:
         k = self._windows
         self._windows += 1
+        self._last_window = window
         self._recent.append(self.score(window))
         smoothed = float(np.mean(self._recent))
         end_time = (k + 1) * self._s / self._rate  # window k ends (k + 1) strides into the audio
         if self.on_score is not None:
             self.on_score(end_time, smoothed)
+        if self._pending:
+            self._pending[2] = max(self._pending[2], smoothed)
+            if k - self._pending[0] >= SETTLE_WINDOWS:
+                return self._report(window, k)
+            return None
         if smoothed < self.config.threshold or k < self._next_allowed:
             return None
         self._next_allowed = k + self.config.refractory_windows
-        lo, hi = speech_bounds(window, top_db=BOUNDS_TOP_DB, sample_rate=self._rate)
-        window_start = end_time - self._w / self._rate
-        if hi <= lo:  # a silent window (cannot really fire, but be safe)
-            lo, hi = 0, self._w
+        self._pending = [k, end_time, smoothed]
+        return None
+
+    def _report(self, window: np.ndarray, k: int) -> Detection:
+        """The pending detection, its extent found in ``window`` (the window ``k``)."""
+        _, fired, peak = self._pending
+        self._pending = []
+        window_end = (k + 1) * self._s / self._rate
+        window_start = window_end - self._w / self._rate
+        fire = round((fired - window_start) * self._rate)
+        lo, hi = phrase_bounds(window, fire=fire, sample_rate=self._rate)
         return Detection(
             start_s=max(0.0, window_start + lo / self._rate),
             end_s=max(0.0, window_start + hi / self._rate),
-            time_s=end_time,
-            score=smoothed,
+            time_s=fired,
+            score=peak,
         )
+
+
+def phrase_bounds(
+    window: np.ndarray, *, fire: int, sample_rate: int, frame_ms: float = 10.0
+) -> tuple[int, int]:
+    """Sample range of the loud stretch of ``window`` that holds (or last ended before) sample ``fire``.
+
+    Frames within :data:`BOUNDS_TOP_DB` of the loudest are loud; quiet gaps shorter than
+    :data:`BOUNDS_GAP_S` between loud frames are bridged (pauses between words).
+
+    Parameters
+    ----------
+    window : np.ndarray [shape=(n,)]
+    fire : int
+        Sample index in ``window`` at which the detector fired.
+    sample_rate : int
+    frame_ms : float
+
+    Returns
+    -------
+    (int, int)
+        ``[start, end)`` in samples; the whole window if it is silent.
+    """
+    frame = max(1, round(frame_ms * sample_rate / 1000))
+    n = window.size // frame
+    rms = np.sqrt(np.mean(window[: n * frame].astype(np.float64).reshape(n, frame) ** 2, axis=1))
+    if n == 0 or rms.max() <= 0:
+        return 0, window.size
+    loud = np.flatnonzero(rms >= rms.max() * 10 ** (-BOUNDS_TOP_DB / 20))
+    gap = max(1, round(BOUNDS_GAP_S * 1000 / frame_ms))
+    breaks = np.flatnonzero(np.diff(loud) > gap)
+    starts = np.concatenate([[loud[0]], loud[breaks + 1]])
+    ends = np.concatenate([loud[breaks], [loud[-1]]]) + 1
+    fire_frame = min(n - 1, max(0, fire // frame))
+    candidates = np.flatnonzero(starts <= fire_frame)
+    i = int(candidates[-1]) if candidates.size else 0
+    return int(starts[i] * frame), int(min(window.size, ends[i] * frame))

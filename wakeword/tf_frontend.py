@@ -48,7 +48,8 @@ class LogMelFrontend(tf.keras.layers.Layer):
     Input: ``(batch, samples)`` float32 audio at ``config.sample_rate``.
     Output: ``(batch, config.num_frames(samples), config.n_mels)`` float32.
 
-    Ops: frame (strided slice), multiply, RFFT, real/imag, matmul (per block of bands), log: all TFLite builtins.
+    Ops: frame (strided slice), multiply, RFFT, real/imag, matmul (per block of bands), log: all
+    TFLite builtins.
     """
 
     def __init__(self, config: FeatureConfig | None = None, **kwargs) -> None:

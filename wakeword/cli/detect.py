@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
         )
     meta = model.metadata
     if args.json:
-        doc = {"model": str(args.model), "phrase": meta["phrase"], "threshold": config.threshold, "files": results}
-        print(json.dumps(doc, indent=1))
+        doc = {"model": str(args.model), "phrase": meta["phrase"], "threshold": config.threshold}
+        print(json.dumps({**doc, "files": results}, indent=1))
         return 0
     print(f"model {args.model} ({meta['phrase']!r}, threshold {config.threshold:.4f})")
     for res in results:

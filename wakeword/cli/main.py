@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
 # Subcommand modules (wakeword.cli.<name>); each defines HELP, add_arguments(parser), run(args).
-COMMANDS = ("data", "train", "eval", "export", "detect", "features", "demo")
+COMMANDS = ("data", "record", "train", "eval", "export", "detect", "listen", "features", "demo")
 
 _DESCRIPTION = """\
 Train a small wake-word model the way phones do: each phone keeps its recordings, a TensorFlow
@@ -48,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Ctrl-C raises KeyboardInterrupt even when started with SIGINT ignored (background jobs, CI):
+    # commands stop cleanly on it, keeping what they saved
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return int(args._run(args) or 0)
     except WakewordError as exc:

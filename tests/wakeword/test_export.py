@@ -1,0 +1,121 @@
+"""`wakeword export`: every registered model and quantization mode converts, passes its parity
+check and carries its metadata; a model failing the check is not written."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models import MODELS, build_model
+from orchestrator.run import save_run
+from tests.helpers import assert_one_line_error, run_wakeword
+from wakeword.errors import WakewordError
+from wakeword.export import (
+    QUANTIZE_MODES,
+    ExportCheckError,
+    ExportConfig,
+    audio_model,
+    embed_metadata,
+    export_run,
+    read_metadata,
+)
+from wakeword.window import DEFAULT_WINDOW
+
+
+def _untrained_run(root, name):
+    """A run folder holding a freshly initialised model (conversion does not need training)."""
+    classifier = build_model(name, (DEFAULT_WINDOW.frames, DEFAULT_WINDOW.features.n_mels), seed=4)
+    description = {
+        "mode": "central", "model": name, "width": 1.0, "parameters": int(classifier.count_params()),
+        "window": DEFAULT_WINDOW.to_dict(), "phrase": "hey computer", "history": [],
+    }  # fmt: skip
+    return save_run(root, classifier=classifier, description=description)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("quantize", QUANTIZE_MODES)
+def test_every_model_and_mode_exports_and_checks_itself(name, quantize, tmp_path):
+    run = _untrained_run(tmp_path / "run", name)
+    out = tmp_path / f"{name}-{quantize}.tflite"
+    report = export_run(run, out, config=ExportConfig(quantize=quantize, calibration_clips=8, check_clips=4))
+    assert out.is_file() and report["bytes"] == out.stat().st_size
+    assert report["float_error"] <= 1e-4
+    if quantize == "none":
+        assert report["quantization_error"] is None
+    else:
+        assert report["quantization_error"]["max"] < 0.25
+    meta = read_metadata(out)
+    assert meta["quantize"] == quantize and meta["model"] == name and meta["phrase"] == "hey computer"
+    assert meta["window_samples"] == DEFAULT_WINDOW.samples and meta["stride_samples"] == 1600
+    assert meta["threshold"] == 0.5 and meta["threshold_fa_per_hour"] is None  # no eval report yet
+    # the file runs with the plain TFLite interpreter on raw audio and only builtin ops
+    interpreter = tf.lite.Interpreter(model_path=str(out))
+    interpreter.allocate_tensors()
+    inp = interpreter.get_input_details()[0]
+    assert list(inp["shape"]) == [1, DEFAULT_WINDOW.samples] and inp["dtype"] == np.float32
+    interpreter.set_tensor(inp["index"], np.zeros((1, DEFAULT_WINDOW.samples), np.float32))
+    interpreter.invoke()
+    assert 0 <= interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0, 0] <= 1
+
+
+def test_float_tflite_matches_keras_on_speech(tmp_path, phrase_audio):
+    run = _untrained_run(tmp_path / "run", "tc_resnet")
+    export_run(run, tmp_path / "m.tflite", config=ExportConfig(quantize="none", check_clips=2))
+    from orchestrator.run import load_run
+    from wakeword.stream import TFLiteModel
+
+    classifier, _, window = load_run(run)
+    keras = audio_model(classifier, window)
+    model = TFLiteModel(tmp_path / "m.tflite")
+    clip = np.pad(phrase_audio["flite"], (4000, window.samples))[: window.samples].astype(np.float32)
+    assert abs(model(clip) - float(keras(clip[None]).numpy()[0, 0])) <= 1e-4
+
+
+def test_metadata_round_trip_and_replacement(tmp_path):
+    run = _untrained_run(tmp_path / "run", "tiny_cnn")
+    out = tmp_path / "m.tflite"
+    export_run(run, out, config=ExportConfig(quantize="none", threshold=0.7, check_clips=2))
+    meta = read_metadata(out)
+    assert meta["threshold"] == 0.7 and meta["threshold_source"] == "--threshold"
+    assert meta["model_version"].startswith("run-") and len(meta["model_version"]) == len("run-") + 12
+    changed = embed_metadata(out.read_bytes(), {**meta, "phrase": "hey nova"})
+    assert read_metadata(changed)["phrase"] == "hey nova"  # replaced, not duplicated
+
+
+def test_threshold_comes_from_the_runs_eval_report(tmp_path):
+    run = _untrained_run(tmp_path / "run", "tiny_cnn")
+    (run / "eval-validation").mkdir()
+    (run / "eval-validation" / "report.json").write_text(
+        json.dumps({"threshold": 0.8125, "target_fa_per_hour": 0.5})
+    )
+    export_run(run, tmp_path / "m.tflite", config=ExportConfig(quantize="none", check_clips=2))
+    meta = read_metadata(tmp_path / "m.tflite")
+    assert meta["threshold"] == 0.8125 and meta["threshold_fa_per_hour"] == 0.5
+    assert meta["threshold_source"].endswith("report.json")
+
+
+def test_a_failing_check_writes_nothing(tmp_path):
+    run = _untrained_run(tmp_path / "run", "tc_resnet")
+    out = tmp_path / "m.tflite"
+    out.write_bytes(b"the previous model")
+    config = ExportConfig(quantize="int8", calibration_clips=4, check_clips=2, max_quantization_error=1e-9)
+    with pytest.raises(ExportCheckError, match="differs from float"):
+        export_run(run, out, config=config)
+    assert out.read_bytes() == b"the previous model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tflite", "run"]  # no temp file left
+
+
+def test_bad_inputs_get_one_line_errors(tmp_path):
+    (tmp_path / "junk.tflite").write_bytes(b"\x00" * 64)
+    with pytest.raises(WakewordError, match="not a TFLite model"):
+        read_metadata(tmp_path / "junk.tflite")
+    result = run_wakeword("export", tmp_path, "--out", tmp_path / "m.tflite")
+    assert_one_line_error(result, "not a training run")
+    run = _untrained_run(tmp_path / "run", "tiny_cnn")
+    assert_one_line_error(run_wakeword("export", run, "--out", tmp_path / "m.onnx"), "must end in .tflite")
+    assert_one_line_error(
+        run_wakeword("export", run, "--out", tmp_path / "m.tflite", "--threshold", "2"), "--threshold"
+    )
