@@ -305,9 +305,14 @@ def tflite_scores(flatbuffer: bytes, windows: np.ndarray) -> np.ndarray:
 # --- the export ----------------------------------------------------------------------------------
 
 
-def recommended_threshold(run: Path) -> tuple[float, float | None, str]:
-    """(threshold, FA/h it was chosen for, source) from the run's newest evaluation report."""
-    reports = sorted(run.glob("eval-*/report.json"), key=lambda p: p.stat().st_mtime)
+def recommended_threshold(
+    run: Path, report: str | os.PathLike | None = None
+) -> tuple[float, float | None, str]:
+    """(threshold, FA/h it was chosen for, source) from ``report`` or the run's newest evaluation."""
+    if report is not None:
+        reports = [Path(report)]
+    else:
+        reports = sorted(run.glob("eval-*/report.json"), key=lambda p: p.stat().st_mtime)
     for path in reversed(reports):
         try:
             report = json.loads(path.read_text())
@@ -322,6 +327,7 @@ def export_run(
     out: str | os.PathLike,
     *,
     config: ExportConfig = ExportConfig(),
+    report: str | os.PathLike | None = None,
     progress=None,
 ) -> dict:
     """Convert a training run to a checked TFLite file with metadata; returns the export report.
@@ -333,6 +339,9 @@ def export_run(
     out : path
         The .tflite file to write (atomically; an existing file is replaced only on success).
     config : ExportConfig
+    report : path, optional
+        The evaluation report whose threshold to embed (default: the run's newest ``eval-*``
+        report; ``config.threshold`` overrides both).
     progress : callable(str), optional
         Called with a short description of each step.
 
@@ -390,7 +399,7 @@ def export_run(
     if config.threshold is not None:
         threshold, fa_target, source = config.threshold, None, "--threshold"
     else:
-        threshold, fa_target, source = recommended_threshold(run)
+        threshold, fa_target, source = recommended_threshold(run, report)
     detector = DetectorConfig(window=window)
     metadata = {
         "format": METADATA_FORMAT,
