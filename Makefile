@@ -7,6 +7,7 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.wakeword-installed
 PHRASE    ?= hey computer
 DEVICES   ?= 24
+BENCH_FLEET ?= runs/fleet-default
 DEMO_DIR  ?= runs/demo/$(shell echo "$(PHRASE)" | tr -c "a-zA-Z0-9\n" "-")-$(DEVICES)
 PYTEST_ARGS ?=
 
@@ -51,6 +52,11 @@ demo: setup  ## set up, then run the main job on a small default fleet
 
 bench: setup  ## run the benchmarks (results in runs/bench/, summary in docs/BENCHMARKS.md)
 	$(BIN)/python -m bench.synth
+	$(BIN)/wakeword data synth --out $(BENCH_FLEET)
+	$(BIN)/python -m bench.training federated --fleet $(BENCH_FLEET)
+	$(BIN)/python -m bench.tflite --run runs/bench/central-tc_resnet --fleet $(BENCH_FLEET)
+	$(BIN)/python -m bench.training dp --fleet $(BENCH_FLEET)
+	$(BIN)/python -m bench.training real-speech
 
 lock:  ## regenerate requirements.lock from requirements.in
 	scripts/lock.sh

@@ -24,44 +24,11 @@ def norm(x):
     return channel_norm_class()()(x)
 
 
-_CHANNEL_NORM = None
-
-
 def channel_norm_class():
-    """The :class:`ChannelNorm` Keras layer class (defined on first use: TensorFlow loads lazily).
+    """The :class:`models.channel_norm.ChannelNorm` layer class (imported on first use: TensorFlow
+    loads lazily); importing it registers it for loading saved models."""
+    from models.channel_norm import ChannelNorm
 
-    Same maths as ``tf.keras.layers.LayerNormalization(axis=-1)``, written as plain ops (mean,
-    squared difference, rsqrt, multiply-add) because Keras' fused implementation converts to ~25
-    TFLite ops per layer (shape, fill, transpose, ...) and to a third of the exported file.
-    """
-    global _CHANNEL_NORM
-    if _CHANNEL_NORM is not None:
-        return _CHANNEL_NORM
-    import tensorflow as tf
-
-    @tf.keras.utils.register_keras_serializable(package="wakeword")
-    class ChannelNorm(tf.keras.layers.Layer):
-        """Normalise over the last axis: ``(x - mean) / sqrt(var + epsilon) * gamma + beta``."""
-
-        def __init__(self, epsilon: float = 1e-3, **kwargs) -> None:
-            super().__init__(**kwargs)
-            self.epsilon = epsilon
-
-        def build(self, input_shape) -> None:
-            channels = int(input_shape[-1])
-            self.gamma = self.add_weight(name="gamma", shape=(channels,), initializer="ones")
-            self.beta = self.add_weight(name="beta", shape=(channels,), initializer="zeros")
-            super().build(input_shape)
-
-        def call(self, x):
-            mean = tf.reduce_mean(x, axis=-1, keepdims=True)
-            var = tf.reduce_mean(tf.math.squared_difference(x, mean), axis=-1, keepdims=True)
-            return (x - mean) * tf.math.rsqrt(var + self.epsilon) * self.gamma + self.beta
-
-        def get_config(self) -> dict:
-            return {**super().get_config(), "epsilon": self.epsilon}
-
-    _CHANNEL_NORM = ChannelNorm
     return ChannelNorm
 
 

@@ -4,7 +4,73 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["async_context", "install_context", "sync_context"]
+from wakeword.errors import WakewordError
+
+__all__ = ["WorkerLostError", "answers", "async_context", "install_context", "sync_context"]
+
+
+class WorkerLostError(WakewordError):
+    """A TFF worker stopped answering (TFF itself would retry forever)."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        super().__init__(f"TFF worker {target} stopped answering")
+
+
+_STUB_METHODS = ("get_executor", "create_value", "create_struct", "create_call", "create_selection",
+                 "compute", "dispose", "dispose_executor")  # fmt: skip
+_STUB_CLASS = None
+
+
+def _stub_class():
+    """TFF's gRPC stub, failing fast when its worker is gone.
+
+    TFF retries an unavailable worker forever (waiting up to 30 s between tries), so a dead worker
+    would hang the run. This stub checks, on a retryable error, whether the worker still accepts
+    connections; if not, it raises :class:`WorkerLostError` (not retryable) naming it.
+    """
+    global _STUB_CLASS
+    if _STUB_CLASS is not None:
+        return _STUB_CLASS
+    import tensorflow_federated as tff
+    from tensorflow_federated.python.core.impl.executors import executors_errors
+
+    def guarded(name):
+        method = getattr(tff.framework.RemoteExecutorGrpcStub, name)
+
+        def call(self, request):
+            try:
+                return method(self, request)
+            except executors_errors.RetryableError:
+                if not answers(self.target, timeout=LOST_AFTER_S):
+                    raise WorkerLostError(self.target) from None
+                raise
+
+        return call
+
+    _STUB_CLASS = type(
+        "FailFastStub",
+        (tff.framework.RemoteExecutorGrpcStub,),
+        {name: guarded(name) for name in _STUB_METHODS},
+    )
+    return _STUB_CLASS
+
+
+LOST_AFTER_S = 5.0  # a worker refusing connections for this long is gone
+
+
+def answers(target: str, timeout: float = 2.0) -> bool:
+    """Whether a gRPC server accepts connections at ``target`` within ``timeout`` seconds."""
+    import grpc
+
+    channel = grpc.insecure_channel(target)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=timeout)
+        return True
+    except grpc.FutureTimeoutError:
+        return False
+    finally:
+        channel.close()
 
 
 def _factory(target: str):
@@ -13,7 +79,8 @@ def _factory(target: str):
 
     from orchestrator.worker import GRPC_OPTIONS
 
-    stub = tff.framework.RemoteExecutorGrpcStub(grpc.insecure_channel(target, GRPC_OPTIONS))
+    stub = _stub_class()(grpc.insecure_channel(target, GRPC_OPTIONS))
+    stub.target = target
 
     def stack_fn(cardinalities):
         if cardinalities.get(tff.CLIENTS) is None:  # computations without client values

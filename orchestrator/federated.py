@@ -13,6 +13,7 @@ and an example count. The orchestrator process never reads a phone's audio or fe
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -363,6 +364,30 @@ def _quiet_tensorflow_logger() -> None:
         logger.addFilter(_NeverUsedFilter())
 
 
+@contextlib.contextmanager
+def _worker_failures(workers: list[str], round_num: int, *, remote: bool):
+    """Turn a worker that died mid-round into one clear error naming it (and how to go on)."""
+    try:
+        yield
+    except Exception as exc:
+        from orchestrator.context import WorkerLostError, answers
+
+        dead = [w for w in workers if not answers(w)]
+        if not dead:
+            raise
+        lost = isinstance(exc, WorkerLostError)
+        what = "worker" if len(dead) == 1 else "workers"
+        advice = (
+            "start it again and rerun the same command with --resume"
+            if remote
+            else "rerun the same command with --resume"
+        )
+        reason = "" if lost else f" ({(str(exc).strip() or type(exc).__name__).splitlines()[0][:120]})"
+        raise WakewordError(
+            f"TFF {what} {', '.join(dead)} stopped answering during round {round_num}{reason}; {advice}"
+        ) from None
+
+
 def train_federated(
     fleet: Fleet,
     out: str | os.PathLike,
@@ -444,7 +469,8 @@ def train_federated(
         for round_num in range(start + 1, config.rounds + 1):
             sampled, reporting = sample_clients(train_ids, round_num, config)
             t0 = time.perf_counter()
-            output = comps.train_round(state, [client_key(p, round_num) for p in reporting])
+            with _worker_failures(workers, round_num, remote=owned is None):
+                output = comps.train_round(state, [client_key(p, round_num) for p in reporting])
             if isinstance(output, dict):  # secure: the simulated computation returns plain containers
                 output = type(
                     "RoundOutput", (), {"state": _like(output["state"], state), "metrics": output["metrics"]}
@@ -462,7 +488,8 @@ def train_federated(
                 }
             )
             if val_ids and (round_num % config.eval_every == 0 or round_num == config.rounds):
-                row.update(comps.federated_eval(state, [client_key(p, 0) for p in val_ids]))
+                with _worker_failures(workers, round_num, remote=owned is None):
+                    row.update(comps.federated_eval(state, [client_key(p, 0) for p in val_ids]))
             row["round_seconds"] = round(time.perf_counter() - t0, 3)
             history.append(row)
             with writer.as_default(step=round_num):
