@@ -122,3 +122,15 @@ def test_a_dead_worker_is_named_and_resume_finishes(tiny_fleet, tmp_path, worker
     )
     assert resumed.code == 0, resumed.stderr[-2000:]
     assert len(json.loads((out / "run.json").read_text())["history"]) == 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("aggregator", ["robust", "dp", "secure"])
+def test_every_aggregator_over_two_workers(tiny_fleet, tmp_path, workers, aggregator):
+    targets = ",".join(w.target for w in workers)
+    result = run_wakeword(
+        "train", "--fleet", tiny_fleet.root, "--out", tmp_path / "run", "--rounds", "1",
+        "--clients-per-round", "4", "--aggregator", aggregator, "--workers", targets, timeout=600,
+    )  # fmt: skip
+    assert result.code == 0, result.stderr[-2000:]
+    assert len(json.loads((tmp_path / "run" / "run.json").read_text())["history"]) == 1
