@@ -19,7 +19,7 @@ import pytest
 from orchestrator.run import load_run
 from tests.helpers import LiveCommand, run_wakeword
 
-ROUNDS = ["--rounds", "3", "--clients-per-round", "4", "--eval-every", "3"]
+ROUNDS = ["--rounds", "2", "--clients-per-round", "4", "--eval-every", "2"]
 
 
 def _listeners(port: int) -> list[str]:
@@ -121,7 +121,7 @@ def test_a_dead_worker_is_named_and_resume_finishes(tiny_fleet, tmp_path, worker
         timeout=600,
     )
     assert resumed.code == 0, resumed.stderr[-2000:]
-    assert len(json.loads((out / "run.json").read_text())["history"]) == 3
+    assert len(json.loads((out / "run.json").read_text())["history"]) == 2
 
 
 @pytest.mark.slow
