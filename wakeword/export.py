@@ -189,7 +189,9 @@ def audio_model(classifier, window: WindowConfig):
     return tf.keras.Model(audio, classifier(feats), name="wakeword")
 
 
-def clip_windows(clips: list[np.ndarray], window: WindowConfig, *, per_clip: int | None = None) -> np.ndarray:
+def detector_windows(
+    clips: list[np.ndarray], window: WindowConfig, *, per_clip: int | None = None
+) -> np.ndarray:
     """Detector windows of clips (as streamed: silent start, one per stride), ``(n, window.samples)``."""
     out = []
     for clip in clips:
@@ -363,7 +365,7 @@ def export_run(
 
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
     say("synthesizing check audio (server-side voices)")
-    check = clip_windows(calibration_clips(phrase, count=config.check_clips, rng=rng), window, per_clip=8)
+    check = detector_windows(calibration_clips(phrase, count=config.check_clips, rng=rng), window, per_clip=8)
     expected = np.concatenate([model(w[None]).numpy().reshape(-1) for w in check])
 
     say("converting to float TFLite")
@@ -382,7 +384,7 @@ def export_run(
             say("synthesizing int8 calibration audio (server-side voices)")
             cal_rng = np.random.default_rng(np.random.SeedSequence([config.seed, 2]))
             clips = calibration_clips(phrase, count=config.calibration_clips, rng=cal_rng)
-            calibration = clip_windows(clips, window, per_clip=6)
+            calibration = detector_windows(clips, window, per_clip=6)
         say(f"converting to {config.quantize} TFLite")
         flatbuffer = convert(
             model, quantize=config.quantize, calibration=calibration, float_model=float_model

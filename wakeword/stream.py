@@ -19,10 +19,10 @@ import numpy as np
 
 from wakeword.detector import DetectorConfig
 from wakeword.errors import ParameterError, WakewordError
+from wakeword.scoring import TAIL_SECONDS  # flush() appends the same silence as evaluation
 
 __all__ = ["Detection", "StreamingDetector", "TFLiteModel"]
 
-TAIL_SECONDS = 0.2  # silence appended by flush(), as in evaluation (a phrase at the very end is seen)
 BOUNDS_TOP_DB = 20.0  # the phrase's extent in the detection window: frames within 20 dB of its peak
 BOUNDS_GAP_S = 0.2  # quieter stretches shorter than this inside the phrase (between words) are bridged
 SETTLE_WINDOWS = 3  # a detection is reported this many windows (300 ms) after it fires: peak score
