@@ -12,12 +12,15 @@ Two stages:
 Windows per clip: a positive clip gives ``positive_repeats`` windows ending just after the phrase
 (jittered: time-shift augmentation) and one window ending in the middle of the phrase (a partial
 phrase is a negative); a negative clip gives ``negative_repeats`` windows ending at random places
-after its first 200 ms. Windows reaching before a clip's start are padded with silence (the log floor), as the
-detector's buffer starts, for negatives as for positives.
+after its first 200 ms, a hard negative (partial phrase, sound-alike) ``hard_negative_repeats``:
+they are what a detector confuses with the phrase, and a tenth of the clips. Windows reaching
+before a clip's start are padded with silence (the log floor), as the detector's buffer starts,
+for negatives as for positives.
 
-Augmentation (training only, all in the mel-power domain, exact for gain and exact in expectation
-for additive noise): random gain, mixing with another negative window of the same phone (background
-speech or noise), SpecAugment time and frequency masks (Park et al. 2019, arXiv 1904.08779).
+Augmentation (training only): a mel-axis warp (vocal-tract-length perturbation: other voices),
+then in the mel-power domain (exact for gain and exact in expectation for additive noise) random
+gain and mixing with another negative window of the same phone (background speech or noise), then
+SpecAugment time and frequency masks (Park et al. 2019, arXiv 1904.08779).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device_client.store import MANIFEST, PhoneStore
+from device_client.store import HARD_KINDS, MANIFEST, PhoneStore
 from wakeword.features import log_mel_librosa
 from wakeword.fileio import atomic_write
 from wakeword.window import DEFAULT_WINDOW, WindowConfig
@@ -45,7 +48,7 @@ __all__ = [
 ]
 
 CACHE_DIR = "cache"
-CACHE_VERSION = 2  # bump when the cache record layout changes
+CACHE_VERSION = 3  # bump when the cache record layout changes
 NEGATIVE_MIN_FRAMES = 10  # a negative window holds at least 200 ms of its clip
 
 
@@ -61,10 +64,11 @@ class AugmentConfig:
     time_mask_frames: int = 8  # widest time mask (frames of 20 ms)
     freq_masks: int = 2  # SpecAugment frequency masks per window
     freq_mask_bins: int = 5  # widest frequency mask (mel bands)
+    warp: float = 0.1  # vocal-tract-length perturbation: mel axis scaled by 1 +- up to 10% (new voices)
 
     @classmethod
     def none(cls) -> AugmentConfig:
-        return cls(shift_frames=0, gain_db=0.0, mix_prob=0.0, time_masks=0, freq_masks=0)
+        return cls(shift_frames=0, gain_db=0.0, mix_prob=0.0, time_masks=0, freq_masks=0, warp=0.0)
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class PipelineConfig:
     window: WindowConfig = DEFAULT_WINDOW  # model input and detector stride
     positive_repeats: int = 3  # windows per positive clip
     negative_repeats: int = 3  # windows per negative clip (streaming scores every 100 ms of them)
+    hard_negative_repeats: int = 9  # windows per partial-phrase or sound-alike clip
     batch_size: int = 32  # examples per local step
     shuffle_buffer: int = 512  # windows shuffled together
 
@@ -110,7 +115,8 @@ def ensure_feature_cache(store: PhoneStore, window: WindowConfig = DEFAULT_WINDO
 
     The file holds one record for the whole phone: ``feats`` (float32 bytes, all clips' frames
     concatenated, total_frames x n_mels), and per clip ``starts``, ``lengths`` (frames), ``labels``
-    (1 positive) and ``span_start``/``span_end`` (frames of the phrase, -1 if none). Long streams
+    (1 positive), ``hard`` (1 for a partial phrase or sound-alike) and ``span_start``/``span_end``
+    (frames of the phrase, -1 if none). Long streams
     are left out (they are for evaluation).
     """
     import tensorflow as tf
@@ -121,7 +127,7 @@ def ensure_feature_cache(store: PhoneStore, window: WindowConfig = DEFAULT_WINDO
     path.parent.mkdir(exist_ok=True)
     (path.parent / KEY_FILE).unlink(missing_ok=True)  # stale (older manifest or frontend): rebuild
     cfg = window.features
-    feats, starts, lengths, labels, span_start, span_end = [], [], [], [], [], []
+    feats, starts, lengths, labels, hard, span_start, span_end = [], [], [], [], [], [], []
     offset = 0
     for clip in store.clips():
         if clip.kind == "stream":
@@ -135,6 +141,7 @@ def ensure_feature_cache(store: PhoneStore, window: WindowConfig = DEFAULT_WINDO
         lengths.append(f.shape[0])
         offset += f.shape[0]
         labels.append(1 if clip.label == "positive" else 0)
+        hard.append(1 if clip.kind in HARD_KINDS else 0)
         if clip.span is not None:
             span_start.append(round(clip.span[0] * 1000 / cfg.hop_ms))
             span_end.append(round(clip.span[1] * 1000 / cfg.hop_ms))
@@ -149,6 +156,7 @@ def ensure_feature_cache(store: PhoneStore, window: WindowConfig = DEFAULT_WINDO
                 "starts": _ints(starts),
                 "lengths": _ints(lengths),
                 "labels": _ints(labels),
+                "hard": _ints(hard),
                 "span_start": _ints(span_start),
                 "span_end": _ints(span_end),
             }
@@ -184,7 +192,7 @@ def parse_phone(record, n_mels: int) -> dict:
 
     ints = tf.io.VarLenFeature(tf.int64)
     spec = {"feats": tf.io.FixedLenFeature([], tf.string), "starts": ints, "lengths": ints, "labels": ints,
-            "span_start": ints, "span_end": ints}  # fmt: skip
+            "hard": ints, "span_start": ints, "span_end": ints}  # fmt: skip
     parsed = tf.io.parse_single_example(record, spec)
     out = {k: tf.cast(tf.sparse.to_dense(parsed[k]), tf.int32) for k in spec if k != "feats"}
     out["feats"] = tf.reshape(tf.io.decode_raw(parsed["feats"], tf.float32), [-1, n_mels])
@@ -211,7 +219,8 @@ def clip_windows(
     def windows_of(record):
         p = parse_phone(record, n_mels)
         positive = p["labels"] > 0
-        counts = tf.where(positive, repeats + 1, config.negative_repeats)
+        negatives = tf.where(p["hard"] > 0, config.hard_negative_repeats, config.negative_repeats)
+        counts = tf.where(positive, repeats + 1, negatives)
         clip_of = tf.repeat(tf.range(tf.size(counts)), counts)  # clip of each window
         k = tf.range(tf.size(clip_of)) - tf.gather(tf.cumsum(counts, exclusive=True), clip_of)
         u = tf.random.stateless_uniform(tf.shape(clip_of), seed=tf.stack([seed, 7]))
@@ -313,6 +322,8 @@ def _augment(batch, seed, aug: AugmentConfig, floor: float):
 
     x, y = batch
     b, t, m = tf.shape(x)[0], tf.shape(x)[1], tf.shape(x)[2]
+    if aug.warp > 0:
+        x = _warp_mel(x, _uniform(seed, 5, b, 1.0 - aug.warp, 1.0 + aug.warp))
     f = tf.exp(floor)
     power = tf.maximum(tf.exp(x) - f, 0.0)
     gain = tf.pow(10.0, _uniform(seed, 1, b, -aug.gain_db, aug.gain_db + 1e-6) / 10.0)
@@ -335,6 +346,21 @@ def _augment(batch, seed, aug: AugmentConfig, floor: float):
     for k in range(aug.freq_masks):
         keep &= _mask(seed, 20 + k, b, m, aug.freq_mask_bins)[:, None, :]
     return tf.where(keep, x, mean), y
+
+
+def _warp_mel(x, factor):
+    """Scale each window's mel axis by ``factor`` [b] (> 1: formants move up, as for a shorter
+    vocal tract), linearly interpolated, edges held (Jaitly & Hinton 2013, VTLP)."""
+    import tensorflow as tf
+
+    m = tf.shape(x)[2]
+    source = tf.range(m, dtype=tf.float32)[None, :] / factor[:, None]  # [b, m]
+    source = tf.clip_by_value(source, 0.0, tf.cast(m - 1, tf.float32))
+    low = tf.cast(tf.floor(source), tf.int32)
+    high = tf.minimum(low + 1, m - 1)
+    frac = (source - tf.cast(low, tf.float32))[:, None, :]
+    take = lambda index: tf.gather(x, index, axis=2, batch_dims=1)  # noqa: E731
+    return take(low) * (1.0 - frac) + take(high) * frac
 
 
 def _mask(seed, salt: int, b, size, widest: int):

@@ -39,7 +39,7 @@ from wakeword.constants import SAMPLE_RATE
 from wakeword.errors import ParameterError, StoreError, StoreFullError
 from wakeword.fileio import atomic_write
 
-__all__ = ["KINDS", "LABELS", "MANIFEST", "Clip", "PhoneStore", "sha256_file"]
+__all__ = ["HARD_KINDS", "KINDS", "LABELS", "MANIFEST", "Clip", "PhoneStore", "sha256_file"]
 
 STORE_FORMAT = "wakeword-store"
 STORE_VERSION = 1
@@ -58,6 +58,7 @@ KINDS = (
     "recorded",  # recorded with `wakeword record`
     "imported",  # imported from a real dataset
 )
+HARD_KINDS = ("partial", "soundalike")  # negatives made to be confused with the phrase
 _CLIP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from data_tools.fleet import Fleet
-from device_client.store import PhoneStore
+from device_client.store import HARD_KINDS, PhoneStore
 from wakeword.detector import DetectorConfig, smooth
 from wakeword.metrics import (
     THRESHOLDS,
@@ -32,8 +32,6 @@ from wakeword.metrics import (
 from wakeword.scoring import window_end_seconds
 
 __all__ = ["EvalConfig", "ScoredSet", "evaluate_fleet", "score_stores"]
-
-HARD_KINDS = ("partial", "soundalike")
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ class FederatedConfig:
     server_learning_rate: float = 3e-3  # server optimizer step (1.0 for sgd = plain FedAvg)
     dropout_rate: float = 0.0  # share of sampled phones that fail to report (simulated)
     eval_every: int = 5  # federated evaluation on the validation phones every N rounds
+    eval_clients: int = 50  # validation phones evaluated (a fixed sample from the seed; all if fewer)
     aggregator: str = "mean"  # mean, robust (clip + zero outliers), dp (DP-FedAvg), secure
     dp_noise_multiplier: float = 1.0  # dp: Gaussian noise std / clipping norm
     dp_clip: float = 0.5  # dp: L2 norm each phone's update is clipped to (fixed, so the accounting is exact)
@@ -89,8 +90,10 @@ class FederatedConfig:
             )
         if not 0 <= self.dropout_rate < 1:
             raise ParameterError(f"--dropout-rate must be in [0, 1), got {self.dropout_rate}")
-        if self.client_epochs < 1 or self.eval_every < 1 or self.pipeline.batch_size < 1:
-            raise ParameterError("--client-epochs, --eval-every and --client-batch-size must be >= 1")
+        if min(self.client_epochs, self.eval_every, self.eval_clients, self.pipeline.batch_size) < 1:
+            raise ParameterError(
+                "--client-epochs, --eval-every, --eval-clients and --client-batch-size must be >= 1"
+            )
         if self.aggregator == "dp" and (self.dp_noise_multiplier < 0 or self.dp_clip <= 0):
             raise ParameterError("--dp-noise-multiplier must be >= 0 and --dp-clip > 0")
 
@@ -111,6 +114,15 @@ def sample_clients(
     fails = rng.uniform(size=k) < config.dropout_rate
     reporting = [p for p, f in zip(sampled, fails) if not f] or sampled[:1]
     return sampled, reporting
+
+
+def evaluation_sample(val_ids: list[str], config: FederatedConfig) -> list[str]:
+    """The validation phones a run evaluates on: all of them, or ``config.eval_clients`` chosen once
+    from the seed (the same phones at every evaluation, so the curve is comparable across rounds)."""
+    if len(val_ids) <= config.eval_clients:
+        return list(val_ids)
+    rng = np.random.default_rng([config.seed, 0xE7A1])
+    return sorted(val_ids[i] for i in rng.choice(len(val_ids), size=config.eval_clients, replace=False))
 
 
 def client_key(phone_id: str, round_num: int) -> str:
@@ -412,8 +424,9 @@ def train_federated(
     workers : list of "host:port", optional
         Remote TFF workers (``wakeword worker``); default: one worker owned by this process.
     prepare : bool
-        First have each phone build its feature cache (the device-side step); ``False`` when the
-        phones already did.
+        Have each phone build its feature cache (the device-side step) before it first takes part:
+        the evaluation phones at the start, each round's reporting phones before the round (so
+        start-up does not grow with the fleet); ``False`` when the phones already did.
     """
     import tensorflow as tf
 
@@ -442,12 +455,13 @@ def train_federated(
     with atomic_write(settings_file, "w") as handle:
         json.dump(settings, handle, indent=1, sort_keys=True)
 
-    train_ids, val_ids = fleet.training_ids(), fleet.validation_ids()
+    train_ids = fleet.training_ids()
+    val_ids = evaluation_sample(fleet.validation_ids(), config)
     if not train_ids:
         raise ParameterError(f"{fleet.root}: no training phones")
     window = config.pipeline.window
     if prepare:  # each phone computes its own features, on the phone (here: in its store folder)
-        prepare_caches(fleet, train_ids + val_ids, config.pipeline, progress)
+        prepare_caches(fleet, val_ids, config.pipeline, progress)
     expected = max(1, round(min(config.clients_per_round, len(train_ids)) * (1 - config.dropout_rate)))
 
     owned = None
@@ -468,6 +482,9 @@ def train_federated(
         started = time.perf_counter()
         for round_num in range(start + 1, config.rounds + 1):
             sampled, reporting = sample_clients(train_ids, round_num, config)
+            t_prepare = time.perf_counter()
+            if prepare:
+                prepare_caches(fleet, reporting, config.pipeline)
             t0 = time.perf_counter()
             with _worker_failures(workers, round_num, remote=owned is None):
                 output = comps.train_round(state, [client_key(p, round_num) for p in reporting])
@@ -491,6 +508,7 @@ def train_federated(
                 with _worker_failures(workers, round_num, remote=owned is None):
                     row.update(comps.federated_eval(state, [client_key(p, 0) for p in val_ids]))
             row["round_seconds"] = round(time.perf_counter() - t0, 3)
+            row["prepare_seconds"] = round(t0 - t_prepare, 3)  # phones computing new feature caches
             history.append(row)
             with writer.as_default(step=round_num):
                 for key, value in row.items():

@@ -32,6 +32,7 @@ def store(tmp_path, rng):
     for i in range(4):
         store.add(tone(2000 + 300 * i, 2.0, amplitude=0.2), label="negative", kind="speech")
     store.add(tone(300, 0.6), label="negative", kind="noise")  # shorter than a window
+    store.add(tone(900, 1.0), label="negative", kind="soundalike")  # a hard negative
     return store
 
 
@@ -54,9 +55,11 @@ def test_cache_is_built_once_and_rebuilt_when_the_store_changes(store):
 def test_windows_counts_labels_and_shapes(store):
     config = PipelineConfig()
     x, y = windows(ensure_feature_cache(store), config=config, seed=1)
-    positives, negatives = 3, 5
+    positives, negatives, hard = 3, 5, 1
     assert x.shape == (
-        positives * (config.positive_repeats + 1) + negatives * config.negative_repeats,
+        positives * (config.positive_repeats + 1)
+        + negatives * config.negative_repeats
+        + hard * config.hard_negative_repeats,
         74,
         40,
     )
@@ -81,3 +84,16 @@ def test_batches_and_augmentation(store):
     assert plain.shape == augmented.shape and np.isfinite(augmented).all()
     assert not np.allclose(plain, augmented)
     assert augmented.min() >= FLOOR - 1e-4  # gain and mixing stay in the mel-power domain
+
+
+def test_mel_warp_moves_formants_and_keeps_identity():
+    import tensorflow as tf
+
+    from device_client.pipeline import _warp_mel
+
+    x = np.zeros((3, 2, 40), np.float32)
+    x[:, :, 20] = 1.0  # one "formant" at band 20
+    y = _warp_mel(tf.constant(x), tf.constant([1.0, 1.1, 0.9])).numpy()
+    np.testing.assert_array_equal(y[0], x[0])  # factor 1: unchanged
+    assert np.argmax(y[1, 0]) == 22 and np.argmax(y[2, 0]) == 18  # 20 * 1.1, 20 * 0.9
+    assert (y >= 0).all() and (y <= 1).all()  # interpolation, no overshoot

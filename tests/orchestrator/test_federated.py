@@ -12,7 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from orchestrator.federated import FederatedConfig, dp_epsilon, sample_clients, train_federated
+from data_tools.fleet import Fleet
+from orchestrator.federated import (
+    FederatedConfig,
+    dp_epsilon,
+    evaluation_sample,
+    sample_clients,
+    train_federated,
+)
 from orchestrator.run import load_run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,6 +35,14 @@ def test_sampling_is_seeded_and_drops_out():
     assert 0.3 < dropped / 1000 < 0.5
     all_fail = FederatedConfig(clients_per_round=3, dropout_rate=0.99)
     assert len(sample_clients(IDS, 1, all_fail)[1]) == 1  # at least one phone reports
+
+
+def test_evaluation_phones_are_a_fixed_capped_sample():
+    config = FederatedConfig(eval_clients=5, seed=3)
+    sample = evaluation_sample(IDS, config)
+    assert len(sample) == 5 and set(sample) <= set(IDS) and sample == sorted(sample)
+    assert evaluation_sample(IDS, config) == sample
+    assert evaluation_sample(IDS[:4], config) == IDS[:4]  # fewer than the cap: all of them
 
 
 def test_dp_epsilon_follows_noise_and_rounds():
@@ -81,12 +96,27 @@ def test_robust_aggregator_neutralises_an_absurd_update(tff_worker, rng):
     assert np.abs(robust).max() < 0.1  # zeroing drops the outlier, clipping bounds the rest
 
 
+def _fresh_copy(fleet: Fleet, folder: Path) -> Fleet:
+    """The fleet without any phone's feature cache."""
+    import shutil
+
+    shutil.copytree(fleet.root, folder, ignore=shutil.ignore_patterns("cache"))
+    return Fleet(folder)
+
+
 def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
     for aggregator in ("mean", "robust", "dp", "secure"):
         config = FederatedConfig(
-            rounds=2, clients_per_round=3, eval_every=2, aggregator=aggregator, dp_noise_multiplier=0.5
+            rounds=2, clients_per_round=2, eval_every=2, aggregator=aggregator, dp_noise_multiplier=0.5
         )
-        description = train_federated(tiny_fleet, tmp_path / aggregator, config, log=lambda _: None)
+        fleet = _fresh_copy(tiny_fleet, tmp_path / "fleet") if aggregator == "mean" else tiny_fleet
+        description = train_federated(fleet, tmp_path / aggregator, config, log=lambda _: None)
+        if aggregator == "mean":  # only phones that took part computed features, each on its own
+            took_part = set(fleet.validation_ids())
+            for r in (1, 2):
+                took_part |= set(sample_clients(fleet.training_ids(), r, config)[1])
+            cached = {p for p in fleet.phone_ids() if (fleet.root / "phones" / p / "cache").exists()}
+            assert cached == took_part and len(cached) < len(fleet.phone_ids())
         assert len(description["history"]) == 2
         last = description["history"][-1]
         assert np.isfinite(last["train_loss"]) and np.isfinite(last["eval_loss"])

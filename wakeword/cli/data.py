@@ -100,12 +100,6 @@ def run(args: argparse.Namespace) -> int:
     return args._data(args)
 
 
-def _bar(total: int, unit: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit=unit, dynamic_ncols=True, leave=True)
-
-
 def run_synth(args: argparse.Namespace) -> int:
     import time
 
@@ -125,20 +119,14 @@ def run_synth(args: argparse.Namespace) -> int:
         background_minutes=args.background_minutes,
         stream_minutes=args.stream_minutes,
     )
+    from wakeword.cli.progress import ProgressBars
+
     started = time.perf_counter()
-    bar = None
-
-    def progress(what: str, done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = _bar(total, "store")
-            bar.set_description("synthesizing")
-        bar.n = done
-        bar.set_postfix_str(what)
-
-    fleet = synth_fleet(config, args.out, jobs=args.jobs, progress=progress)
-    if bar is not None:
-        bar.close()
+    with ProgressBars() as bars:
+        fleet = synth_fleet(
+            config, args.out, jobs=args.jobs,
+            progress=lambda what, done, total: bars.update("synthesizing", done, total, what),
+        )  # fmt: skip
     seconds = time.perf_counter() - started
     train, test = len(fleet.phone_ids("train")), len(fleet.phone_ids("test"))
     print(
@@ -150,24 +138,14 @@ def run_synth(args: argparse.Namespace) -> int:
 
 def run_import(args: argparse.Namespace) -> int:
     from data_tools.importers import import_dataset
+    from wakeword.cli.progress import ProgressBars
 
     columns = {"path": args.path_column, "label": args.label_column, "speaker": args.speaker_column}
-    bar = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = _bar(total, "file")
-            bar.set_description("importing")
-        bar.n = done
-        bar.refresh()
-
-    report = import_dataset(
-        args.layout, args.source, args.out, positive=args.positive, csv_path=args.csv, columns=columns,
-        progress=progress,
-    )  # fmt: skip
-    if bar is not None:
-        bar.close()
+    with ProgressBars() as bars:
+        report = import_dataset(
+            args.layout, args.source, args.out, positive=args.positive, csv_path=args.csv,
+            columns=columns, progress=lambda done, total: bars.update("importing", done, total),
+        )  # fmt: skip
     print(f"{args.out}: imported {report.imported} clips into {report.phones} phones (one per speaker)")
     if report.skipped:
         print(f"skipped {len(report.skipped)} files:")

@@ -112,6 +112,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"federated evaluation every N rounds (default {fed.eval_every})",
     )
     f.add_argument(
+        "--eval-clients",
+        type=int,
+        default=fed.eval_clients,
+        help="validation phones in each federated evaluation: a fixed sample, so evaluation does "
+        f"not grow with the fleet (default {fed.eval_clients}; all if there are fewer)",
+    )
+    f.add_argument(
         "--aggregator",
         choices=AGGREGATORS,
         default="mean",
@@ -168,6 +175,7 @@ def _run_federated(args: argparse.Namespace, fleet) -> int:
         server_learning_rate=args.server_learning_rate,
         dropout_rate=args.dropout_rate,
         eval_every=args.eval_every,
+        eval_clients=args.eval_clients,
         aggregator=args.aggregator,
         dp_noise_multiplier=args.dp_noise_multiplier,
         dp_clip=args.dp_clip,
