@@ -17,8 +17,8 @@ they are what a detector confuses with the phrase, and a tenth of the clips. Win
 before a clip's start are padded with silence (the log floor), as the detector's buffer starts,
 for negatives as for positives.
 
-Augmentation (training only): a mel-axis warp (vocal-tract-length perturbation: other voices),
-then in the mel-power domain (exact for gain and exact in expectation for additive noise) random
+Augmentation (training only): optionally a mel-axis warp (vocal-tract-length perturbation), then
+in the mel-power domain (exact for gain and exact in expectation for additive noise) random
 gain and mixing with another negative window of the same phone (background speech or noise), then
 SpecAugment time and frequency masks (Park et al. 2019, arXiv 1904.08779).
 """
@@ -64,7 +64,7 @@ class AugmentConfig:
     time_mask_frames: int = 8  # widest time mask (frames of 20 ms)
     freq_masks: int = 2  # SpecAugment frequency masks per window
     freq_mask_bins: int = 5  # widest frequency mask (mel bands)
-    warp: float = 0.1  # vocal-tract-length perturbation: mel axis scaled by 1 +- up to 10% (new voices)
+    warp: float = 0.0  # VTLP: mel axis scaled by 1 +- up to this (0.1 trained worse on unseen voices)
 
     @classmethod
     def none(cls) -> AugmentConfig:

@@ -187,10 +187,7 @@ def _final_weights(run: Path) -> list[np.ndarray]:
 
 
 def test_resume_after_kill_9_ends_at_the_same_model(tiny_fleet, tmp_path):
-    whole = _train_cli(tiny_fleet.root, tmp_path / "whole")
-    _, err = whole.communicate(timeout=600)
-    assert whole.returncode == 0, err
-
+    whole = _train_cli(tiny_fleet.root, tmp_path / "whole")  # the uninterrupted run, alongside
     crashed = _train_cli(tiny_fleet.root, tmp_path / "crashed")
     latest = tmp_path / "crashed" / "checkpoints" / "latest.json"
     deadline = time.monotonic() + 600
@@ -201,6 +198,8 @@ def test_resume_after_kill_9_ends_at_the_same_model(tiny_fleet, tmp_path):
     os.kill(crashed.pid, signal.SIGKILL)
     crashed.communicate(timeout=60)
     assert not (tmp_path / "crashed" / "model.keras").exists()
+    _, err = whole.communicate(timeout=600)
+    assert whole.returncode == 0, err
     refused = _train_cli(tiny_fleet.root, tmp_path / "crashed")
     _, err = refused.communicate(timeout=600)
     assert refused.returncode == 1 and "--resume" in err and "Traceback" not in err
