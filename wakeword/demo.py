@@ -58,7 +58,11 @@ def run_demo(
         seed=config.seed,
         background_minutes=config.background_minutes,
     )
-    fleet = synth_fleet(fleet_config, fleet_dir, progress=progress)
+    fleet = synth_fleet(
+        fleet_config,
+        fleet_dir,
+        progress=None if progress is None else lambda _store, done, total: progress("fleet", done, total),
+    )
     timings["fleet"] = time.perf_counter() - t0
 
     echo(f"[2/5] federated training with TFF: {config.rounds} rounds x {config.clients_per_round} phones")
