@@ -64,8 +64,9 @@ def test_worker_serves_on_loopback_and_stops_clean():
 
 
 def test_two_workers_match_one(tiny_fleet, tmp_path, workers):
-    # two rounds: the merged partial sums add in another order than one worker's sum (float32); after
-    # 3 rounds of FedAdam one weight in 2,916 differed by 1.3e-6 here
+    # two rounds: the merged partial sums add in another order than one worker's sum (float32), and
+    # Adam's normalised step can magnify that: 1.1e-6 and 1.3e-6 have been seen. A lost or doubled
+    # shard would move weights by about a server step (3e-3 per round), far above the bound.
     rounds = ["--rounds", "2", "--clients-per-round", "4", "--eval-every", "2"]
     runs = {"one": workers[0].target, "two": ",".join(w.target for w in workers)}
     for name, targets in runs.items():
@@ -83,7 +84,7 @@ def test_two_workers_match_one(tiny_fleet, tmp_path, workers):
         assert result.code == 0, result.stderr[-2000:]
     one, two = (load_run(tmp_path / name)[0].get_weights() for name in runs)
     worst = max(float(np.max(np.abs(a - b))) for a, b in zip(one, two))
-    assert worst <= 1e-6, worst
+    assert worst <= 1e-5, worst
     history = json.loads((tmp_path / "two" / "run.json").read_text())["history"]
     assert len(history) == 2 and np.isfinite(history[-1]["eval_loss"])
 
