@@ -36,7 +36,7 @@ class CentralConfig:
     model: str = DEFAULT_MODEL  # a key of models.MODELS
     width: float = 1.0  # channel multiplier of the model
     epochs: int = 20  # at most this many passes over the pooled data
-    patience: int = 4  # stop after this many epochs without a better validation loss
+    patience: int = 4  # stop after this many epochs without a better validation loss (2nd half only)
     learning_rate: float = 3e-3  # peak Adam learning rate, cosine-decayed to 5% over the epochs
     seed: int = 1  # model initialisation, window positions, shuffling, augmentation
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # training augmentation
@@ -143,7 +143,9 @@ def train_central(
             best, best_weights, waited = val["loss"], [w.copy() for w in classifier.get_weights()], 0
         else:
             waited += 1
-            if waited >= config.patience:
+            # not in the first half: the learning rate is still high and a few validation phones'
+            # loss jumps about (a "yes" run once stopped at epoch 5 keeping epoch 1)
+            if waited >= config.patience and epoch + 1 >= config.epochs // 2:
                 log(f"early stop: no better validation loss in {config.patience} epochs")
                 break
     classifier.set_weights(best_weights)

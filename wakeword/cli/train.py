@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--patience",
         type=int,
         default=central.patience,
-        help=f"early-stopping patience (default {central.patience})",
+        help=f"early-stopping patience, from half of --epochs on (default {central.patience})",
     )
     group.add_argument(
         "--learning-rate",
