@@ -36,14 +36,19 @@ def ensure_big_fleet(path: Path, devices: int):
     """The fleet every size is cut from (synthesized once; re-running finishes an interrupted run)."""
     from data_tools.fleet import FLEET_FILE, Fleet
     from data_tools.synth import FleetConfig, synth_fleet
+    from device_client.store import MANIFEST
+    from wakeword.cli.progress import ProgressBars
 
-    if (path / FLEET_FILE).exists() and len(Fleet(path).phones) >= devices:
-        done = sum((path / p.path / "manifest.json").exists() for p in Fleet(path).phones)
-        if done == len(Fleet(path).phones):
-            return Fleet(path)
+    if (path / FLEET_FILE).exists():
+        fleet = Fleet(path)
+        if len(fleet.phones) >= devices and all((path / p.path / MANIFEST).exists() for p in fleet.phones):
+            return fleet
     print(f"synthesizing {devices} small phones into {path} (about 2.5 phones/s per core) ...")
     config = FleetConfig(devices=devices, background_minutes=0, **PHONE_CLIPS)
-    return synth_fleet(config, path)
+    with ProgressBars() as bars:
+        return synth_fleet(
+            config, path, progress=lambda what, done, total: bars.update("synthesizing", done, total, what)
+        )
 
 
 def fleet_view(big, size: int, folder: Path) -> Path:

@@ -116,8 +116,7 @@ def ensure_feature_cache(store: PhoneStore, window: WindowConfig = DEFAULT_WINDO
     The file holds one record for the whole phone: ``feats`` (float32 bytes, all clips' frames
     concatenated, total_frames x n_mels), and per clip ``starts``, ``lengths`` (frames), ``labels``
     (1 positive), ``hard`` (1 for a partial phrase or sound-alike) and ``span_start``/``span_end``
-    (frames of the phrase, -1 if none). Long streams
-    are left out (they are for evaluation).
+    (frames of the phrase, -1 if none). Long streams are left out (they are for evaluation).
     """
     import tensorflow as tf
 
