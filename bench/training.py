@@ -5,8 +5,10 @@
     python -m bench.training dp --fleet runs/fleet-default [--noise 0.5,1.0]
     python -m bench.training real-speech [--devices 20]
 
-Each trains (or reuses a finished run in runs/bench/), evaluates on the held-out phones with the
-threshold chosen on validation for 0.5 FA/h, prints a table and writes runs/bench/<name>.json.
+Each trains (or reuses a finished run in runs/bench/ made by the same code: run.json's "code"
+fingerprint; a run made by other code is moved to runs/bench/stale/ and trained again), evaluates
+on the held-out phones with the threshold chosen on validation for 0.5 FA/h, prints a table and
+writes runs/bench/<name>.json.
 Goals (issues 4 and 5): central FRR <= 5% at <= 0.5 FA/h (goal 3%); federated within 1 point of
 central; a federated round <= 1.5x a central epoch over the same examples.
 """
@@ -21,6 +23,27 @@ from pathlib import Path
 from bench.common import record
 
 OUT = Path("runs/bench")
+
+
+def _finished(run: Path) -> bool:
+    """Whether ``run`` holds a finished run made by the current training code; a finished run
+    made by other code is moved to ``runs/bench/stale/`` (kept for comparison) so it is retrained."""
+    import shutil
+
+    from orchestrator.run import RUN_FILE, code_fingerprint
+
+    if not (run / RUN_FILE).exists():
+        return False
+    made_by = json.loads((run / RUN_FILE).read_text()).get("code", "unknown")
+    if made_by == code_fingerprint():
+        return True
+    stale = OUT / "stale" / f"{run.name}-{made_by}"
+    print(f"{run}: made by other code ({made_by}, now {code_fingerprint()}): training again; "
+          f"the old run moves to {stale}")  # fmt: skip
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(stale, ignore_errors=True)
+    shutil.move(run, stale)
+    return False
 
 
 def _evaluate(run: Path, fleet) -> dict:
@@ -80,7 +103,7 @@ def central(fleet_dir: Path, models: list[str]) -> list[dict]:
     rows = []
     for model in models:
         run = OUT / f"central-{model}"
-        if not (run / "run.json").exists():
+        if not _finished(run):
             train_central(fleet, run, CentralConfig(model=model))
         rows.append(_row(f"central {model}", run, _evaluate(run, fleet)))
     return rows
@@ -94,7 +117,7 @@ def federated(
 
     fleet = Fleet(fleet_dir)
     run = OUT / (name or f"federated-{aggregator}")
-    if not (run / "run.json").exists():
+    if not _finished(run):
         resume = (run / "checkpoints" / "latest.json").exists()
         config = FederatedConfig(rounds=rounds, aggregator=aggregator, dp_noise_multiplier=noise)
         train_federated(fleet, run, config, resume=resume)
@@ -121,7 +144,7 @@ def real_speech(devices: int) -> list[dict]:
         FleetConfig(phrase="yes", devices=devices, background_minutes=20), OUT / "fleet-yes"
     )
     run = OUT / "central-yes"
-    if not (run / "run.json").exists():
+    if not _finished(run):
         train_central(synthetic, run, CentralConfig())
     real_dir = OUT / "real-yes"
     if not (real_dir / "fleet.json").exists():

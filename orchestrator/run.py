@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -18,11 +20,28 @@ from wakeword.errors import WakewordError
 from wakeword.fileio import atomic_write
 from wakeword.window import WindowConfig
 
-__all__ = ["MODEL_FILE", "RUN_FILE", "load_run", "save_run"]
+__all__ = ["MODEL_FILE", "RUN_FILE", "code_fingerprint", "load_run", "save_run"]
 
 RUN_FORMAT = "wakeword-run"
 RUN_FILE = "run.json"
 MODEL_FILE = "model.keras"
+# the packages whose code decides what a training run produces
+TRAINING_PACKAGES = ("wakeword", "models", "device_client", "orchestrator", "data_tools")
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A short hash of the training code (every ``.py`` file of ``TRAINING_PACKAGES``).
+
+    Recorded in each run.json so that a run can be told apart from one the current code would
+    make (the benchmarks reuse a finished run only when its fingerprint matches).
+    """
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for package in TRAINING_PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def describe_run(
@@ -41,6 +60,7 @@ def describe_run(
         "validation_phones": fleet.validation_ids(),
         "settings": settings,
         "history": history,
+        "code": code_fingerprint(),
         **extra,
     }
 

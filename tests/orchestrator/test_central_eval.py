@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from orchestrator.run import load_run
+from orchestrator.run import code_fingerprint, load_run
 from tests.helpers import assert_one_line_error, run_wakeword
 
 
@@ -26,6 +26,23 @@ def test_central_run_is_saved(central_run):
     assert description["mode"] == "central" and description["model"] == "tc_resnet"
     assert classifier.input_shape == (None, window.frames, window.features.n_mels)
     assert len(description["history"]) == 2 and "val_loss" in description["history"][0]
+    # which code made it: what the benchmarks compare before reusing a run
+    assert description["code"] == code_fingerprint() and len(code_fingerprint()) == 12
+
+
+def test_benchmarks_retrain_a_run_made_by_other_code(central_run, tmp_path, monkeypatch):
+    import shutil
+
+    from bench import training
+
+    monkeypatch.setattr(training, "OUT", tmp_path)
+    run = tmp_path / "central-tc_resnet"
+    shutil.copytree(central_run, run)
+    assert training._finished(run)  # same code: reused
+    description = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**description, "code": "0123456789ab"}))
+    assert not training._finished(run)  # other code: moved aside, to be trained again
+    assert not run.exists() and (tmp_path / "stale" / "central-tc_resnet-0123456789ab" / "run.json").exists()
 
 
 def test_eval_writes_a_report_and_a_det_plot(central_run, tiny_fleet, tmp_path):
