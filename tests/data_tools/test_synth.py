@@ -155,6 +155,8 @@ def test_cli_synth_and_check(tmp_path):
     assert "1 training + 1 held-out phones, 6 clips each" in result.stdout
     # stderr is a pipe here: plain progress lines, not a bar redrawn with carriage returns
     assert "synthesizing: 2/2 (" in result.stderr and "\r" not in result.stderr
+    again = run_wakeword("data", "synth", "--out", out, *args)  # all built: reused, no empty progress
+    assert again.code == 0 and "synthesizing" not in again.stderr, again.stderr
     ok = run_wakeword("data", "check", out)
     assert ok.code == 0 and "OK: no problems found" in ok.stdout
     next(out.glob("phones/phone-0000/audio/*.wav")).unlink()

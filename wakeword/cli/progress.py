@@ -27,6 +27,8 @@ class ProgressBars:
             bar.close()
 
     def update(self, stage: str, done: int, total: int, detail: str = "") -> None:
+        if total <= 0:  # nothing to do (e.g. everything already built): no bar, no line
+            return
         if not self._tty:
             self._update_plain(stage, done, total)
             return
