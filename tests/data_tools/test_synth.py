@@ -14,7 +14,7 @@ from data_tools.check import check
 from data_tools.fleet import Fleet
 from data_tools.profiles import is_held_out_voice
 from data_tools.synth import FleetConfig, synth_fleet
-from tests.helpers import run_wakeword
+from tests.helpers import assert_one_line_error, run_wakeword
 from wakeword.errors import ParameterError, StoreError
 
 TINY = FleetConfig(
@@ -164,3 +164,20 @@ def test_cli_synth_and_check(tmp_path):
     assert bad.code == 1 and "missing on disk" in bad.stderr and "Traceback" not in bad.stderr
     refused = run_wakeword("data", "synth", "--out", out, "--phrase", "?!")
     assert refused.code == 1 and "no words to speak" in refused.stderr
+
+
+def test_cli_cache_builds_each_phones_features_once(tiny_fleet, tmp_path):
+    from device_client.pipeline import cache_is_current
+
+    fleet_dir = tmp_path / "fleet"
+    shutil.copytree(tiny_fleet.root, fleet_dir, ignore=shutil.ignore_patterns("cache"))
+    fleet = Fleet(fleet_dir)
+    result = run_wakeword("data", "cache", fleet_dir, "--jobs", "2")
+    assert result.code == 0, result.stderr
+    assert "3 feature caches built, 0 already current" in result.stdout
+    assert all(cache_is_current(fleet.store(p)) for p in fleet.phone_ids("train"))
+    assert not (fleet_dir / "phones" / fleet.phone_ids("test")[0] / "cache").exists()  # scored from audio
+    again = run_wakeword("data", "cache", fleet_dir)
+    assert again.code == 0 and "0 feature caches built, 3 already current" in again.stdout
+    bad = run_wakeword("data", "cache", fleet_dir, "--jobs", "0")
+    assert_one_line_error(bad, "--jobs")

@@ -3,6 +3,7 @@
 wakeword data synth --phrase "hey computer" --devices 50 --out FLEET [--seed 1] [--jobs N]
 wakeword data import --layout speech-commands SRC --positive yes --out FLEET
 wakeword data check FLEET
+wakeword data cache FLEET [--jobs N]
 """
 
 from __future__ import annotations
@@ -95,6 +96,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     chk.add_argument("path", type=Path, help="fleet folder or phone store folder")
     chk.set_defaults(_data=run_check)
 
+    cache = sub.add_parser(
+        "cache",
+        help="have every phone compute its feature cache (for TFF workers on other machines)",
+        description="Have each training and validation phone compute its log-mel feature cache "
+        "inside its own store (PHONE/cache/). `wakeword train` does this itself on its machine, "
+        "each phone before it first takes part; run this on every worker machine's copy of the "
+        "fleet before `wakeword worker`, since the client computation reads the cache. Phones "
+        "whose cache is current are skipped.",
+    )
+    cache.add_argument("fleet", type=Path, help="fleet folder")
+    cache.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    cache.set_defaults(_data=run_cache)
+
 
 def run(args: argparse.Namespace) -> int:
     return args._data(args)
@@ -133,6 +147,25 @@ def run_synth(args: argparse.Namespace) -> int:
         f"{args.out}: {train} training + {test} held-out phones, {config.clips_per_phone} clips each, "
         f"{len(fleet.background())} background streams ({config.background_minutes:g} min) in {seconds:.0f} s"
     )
+    return 0
+
+
+def run_cache(args: argparse.Namespace) -> int:
+    import time
+
+    from data_tools.caches import build_caches
+    from data_tools.fleet import Fleet
+    from wakeword.cli.progress import ProgressBars
+
+    started = time.perf_counter()
+    with ProgressBars() as bars:
+        built, current = build_caches(
+            Fleet(args.fleet),
+            jobs=args.jobs,
+            progress=lambda done, total: bars.update("caching", done, total),
+        )
+    print(f"{args.fleet}: {built} feature caches built, {current} already current "
+          f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
     return 0
 
 
