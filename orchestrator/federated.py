@@ -66,6 +66,7 @@ class FederatedConfig:
     client_learning_rate: float = 0.05  # client SGD
     server_optimizer: str = "adam"  # sgd, adam (FedAdam, Reddi et al. 2021) or yogi
     server_learning_rate: float = 3e-3  # server optimizer step (1.0 for sgd = plain FedAvg)
+    server_momentum: float = 0.0  # sgd only: heavy-ball momentum (0.9 with lr 1.0: FedAvgM, Hsu et al. 2019)
     dropout_rate: float = 0.0  # share of sampled phones that fail to report (simulated)
     eval_every: int = 5  # federated evaluation on the validation phones every N rounds
     eval_clients: int = 50  # validation phones evaluated (a fixed sample from the seed; all if fewer)
@@ -90,6 +91,8 @@ class FederatedConfig:
             )
         if not 0 <= self.dropout_rate < 1:
             raise ParameterError(f"--dropout-rate must be in [0, 1), got {self.dropout_rate}")
+        if not 0 <= self.server_momentum < 1:
+            raise ParameterError(f"--server-momentum must be in [0, 1), got {self.server_momentum}")
         if min(self.client_epochs, self.eval_every, self.eval_clients, self.pipeline.batch_size) < 1:
             raise ParameterError(
                 "--client-epochs, --eval-every, --eval-clients and --client-batch-size must be >= 1"
@@ -184,7 +187,9 @@ def _server_optimizer(config: FederatedConfig):
         return tff.learning.optimizers.build_adam(config.server_learning_rate)
     if config.server_optimizer == "yogi":
         return tff.learning.optimizers.build_yogi(config.server_learning_rate)
-    return tff.learning.optimizers.build_sgdm(config.server_learning_rate)
+    return tff.learning.optimizers.build_sgdm(
+        config.server_learning_rate, momentum=config.server_momentum or None
+    )
 
 
 def build_process(config: FederatedConfig, window, expected_clients: int):
@@ -400,6 +405,27 @@ def _worker_failures(workers: list[str], round_num: int, *, remote: bool):
         ) from None
 
 
+def _settings(config: FederatedConfig) -> dict:
+    """What run.json and settings.json record of a config (JSON types)."""
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "pipeline"}
+    settings["client_batch_size"] = config.pipeline.batch_size
+    return json.loads(json.dumps(settings))
+
+
+def _changed_settings(saved: dict, settings: dict) -> list[str]:
+    """Settings that differ from an interrupted run's; one it lacks (saved by an older version)
+    counts as that version's behaviour, the default."""
+    defaults = _settings(FederatedConfig())
+
+    def filled(key):
+        value = saved.get(key, defaults.get(key))
+        if isinstance(value, dict) and isinstance(defaults.get(key), dict):
+            value = {**defaults[key], **value}  # e.g. an augmentation option added since
+        return value
+
+    return sorted(k for k in settings if filled(k) != settings[k])
+
+
 def train_federated(
     fleet: Fleet,
     out: str | os.PathLike,
@@ -437,17 +463,15 @@ def train_federated(
     _quiet_tensorflow_logger()
     run = Path(out)
     run.mkdir(parents=True, exist_ok=True)
-    settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "pipeline"}
-    settings["client_batch_size"] = config.pipeline.batch_size
+    settings = _settings(config)
     settings_file = run / "settings.json"
-    if (
-        resume
-        and settings_file.is_file()
-        and json.loads(settings_file.read_text()) != json.loads(json.dumps(settings))
-    ):
-        raise WakewordError(
-            f"{run}: --resume needs the same settings as the interrupted run (see {settings_file})"
-        )
+    if resume and settings_file.is_file():
+        changed = _changed_settings(json.loads(settings_file.read_text()), settings)
+        if changed:
+            raise WakewordError(
+                f"{run}: --resume needs the same settings as the interrupted run ({', '.join(changed)} "
+                f"differ; see {settings_file})"
+            )
     if not resume and (run / CHECKPOINT_DIR / "latest.json").exists():
         raise WakewordError(
             f"{run}: holds checkpoints of an earlier run; add --resume to continue it or choose a new --out"

@@ -15,6 +15,8 @@ import numpy as np
 from data_tools.fleet import Fleet
 from orchestrator.federated import (
     FederatedConfig,
+    _changed_settings,
+    _settings,
     dp_epsilon,
     evaluation_sample,
     sample_clients,
@@ -43,6 +45,18 @@ def test_evaluation_phones_are_a_fixed_capped_sample():
     assert len(sample) == 5 and set(sample) <= set(IDS) and sample == sorted(sample)
     assert evaluation_sample(IDS, config) == sample
     assert evaluation_sample(IDS[:4], config) == IDS[:4]  # fewer than the cap: all of them
+
+
+def test_resume_compares_settings_an_older_version_did_not_record_as_defaults():
+    settings = _settings(FederatedConfig(rounds=7))
+    older = {k: v for k, v in settings.items() if k not in ("eval_clients", "server_momentum")}
+    older["augment"] = {k: v for k, v in older["augment"].items() if k != "warp"}
+    assert _changed_settings(older, settings) == []
+    assert _changed_settings(older, _settings(FederatedConfig(rounds=7, eval_clients=3))) == ["eval_clients"]
+    assert _changed_settings(settings, _settings(FederatedConfig(rounds=8, server_momentum=0.9))) == [
+        "rounds",
+        "server_momentum",
+    ]
 
 
 def test_dp_epsilon_follows_noise_and_rounds():
@@ -106,9 +120,12 @@ def _fresh_copy(fleet: Fleet, folder: Path) -> Fleet:
 
 def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
     for aggregator in ("mean", "robust", "dp", "secure"):
+        # the robust run also uses the other server optimizer: FedAvgM (sgd, lr 1, momentum 0.9)
+        fedavgm = {"server_optimizer": "sgd", "server_learning_rate": 1.0, "server_momentum": 0.9}
         config = FederatedConfig(
-            rounds=2, clients_per_round=2, eval_every=2, aggregator=aggregator, dp_noise_multiplier=0.5
-        )
+            rounds=2, clients_per_round=2, eval_every=2, aggregator=aggregator, dp_noise_multiplier=0.5,
+            **(fedavgm if aggregator == "robust" else {}),
+        )  # fmt: skip
         fleet = _fresh_copy(tiny_fleet, tmp_path / "fleet") if aggregator == "mean" else tiny_fleet
         description = train_federated(fleet, tmp_path / aggregator, config, log=lambda _: None)
         if aggregator == "mean":  # only phones that took part computed features, each on its own

@@ -100,6 +100,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"default {fed.server_learning_rate}",
     )
     f.add_argument(
+        "--server-momentum",
+        type=float,
+        default=fed.server_momentum,
+        help="sgd server optimizer: momentum (0.9 with --server-learning-rate 1.0 is FedAvgM; "
+        f"default {fed.server_momentum})",
+    )
+    f.add_argument(
         "--dropout-rate",
         type=float,
         default=0.0,
@@ -173,6 +180,7 @@ def _run_federated(args: argparse.Namespace, fleet) -> int:
         client_learning_rate=args.client_learning_rate,
         server_optimizer=args.server_optimizer,
         server_learning_rate=args.server_learning_rate,
+        server_momentum=args.server_momentum,
         dropout_rate=args.dropout_rate,
         eval_every=args.eval_every,
         eval_clients=args.eval_clients,
