@@ -51,6 +51,8 @@ __all__ = [
 
 AGGREGATORS = ("mean", "robust", "dp", "secure")
 SERVER_OPTIMIZERS = ("sgd", "adam", "yogi")
+SERVER_SCHEDULES = ("constant", "cosine")
+LR_FLOOR = 0.05  # a cosine schedule ends at this share of the peak step (as the central baseline's)
 CHECKPOINT_DIR = "checkpoints"
 
 
@@ -66,6 +68,7 @@ class FederatedConfig:
     client_learning_rate: float = 0.05  # client SGD
     server_optimizer: str = "adam"  # sgd, adam (FedAdam, Reddi et al. 2021) or yogi
     server_learning_rate: float = 3e-3  # server optimizer step (1.0 for sgd = plain FedAvg)
+    server_schedule: str = "constant"  # or cosine: server step decays to LR_FLOOR over the rounds
     server_momentum: float = 0.0  # sgd only: heavy-ball momentum (0.9 with lr 1.0: FedAvgM, Hsu et al. 2019)
     dropout_rate: float = 0.0  # share of sampled phones that fail to report (simulated)
     eval_every: int = 5  # federated evaluation on the validation phones every N rounds
@@ -91,6 +94,10 @@ class FederatedConfig:
             )
         if not 0 <= self.dropout_rate < 1:
             raise ParameterError(f"--dropout-rate must be in [0, 1), got {self.dropout_rate}")
+        if self.server_schedule not in SERVER_SCHEDULES:
+            raise ParameterError(
+                f"--server-schedule must be one of {SERVER_SCHEDULES}, got {self.server_schedule!r}"
+            )
         if not 0 <= self.server_momentum < 1:
             raise ParameterError(f"--server-momentum must be in [0, 1), got {self.server_momentum}")
         if min(self.client_epochs, self.eval_every, self.eval_clients, self.pipeline.batch_size) < 1:
@@ -183,13 +190,27 @@ def _model_fn(config: FederatedConfig, window):
 def _server_optimizer(config: FederatedConfig):
     import tensorflow_federated as tff
 
+    lr = config.server_learning_rate
     if config.server_optimizer == "adam":
-        return tff.learning.optimizers.build_adam(config.server_learning_rate)
-    if config.server_optimizer == "yogi":
-        return tff.learning.optimizers.build_yogi(config.server_learning_rate)
-    return tff.learning.optimizers.build_sgdm(
-        config.server_learning_rate, momentum=config.server_momentum or None
+        optimizer = tff.learning.optimizers.build_adam(lr)
+    elif config.server_optimizer == "yogi":
+        optimizer = tff.learning.optimizers.build_yogi(lr)
+    else:
+        optimizer = tff.learning.optimizers.build_sgdm(lr, momentum=config.server_momentum or None)
+    if config.server_schedule == "constant":
+        return optimizer
+    return tff.learning.optimizers.schedule_learning_rate(
+        optimizer, lambda round_num: cosine_learning_rate(round_num, peak=lr, rounds=config.rounds)
     )
+
+
+def cosine_learning_rate(round_num, *, peak: float, rounds: int):
+    """The step after ``round_num`` rounds: ``peak`` decayed along a half cosine to
+    ``LR_FLOOR * peak`` at ``rounds`` (float32 tensor; ``round_num`` may be a tensor)."""
+    import tensorflow as tf
+
+    progress = tf.minimum(tf.cast(round_num, tf.float32) / float(rounds), 1.0)
+    return peak * (LR_FLOOR + (1.0 - LR_FLOOR) * 0.5 * (1.0 + tf.cos(np.pi * progress)))
 
 
 def build_process(config: FederatedConfig, window, expected_clients: int):

@@ -17,6 +17,7 @@ from orchestrator.federated import (
     FederatedConfig,
     _changed_settings,
     _settings,
+    cosine_learning_rate,
     dp_epsilon,
     evaluation_sample,
     sample_clients,
@@ -57,6 +58,11 @@ def test_resume_compares_settings_an_older_version_did_not_record_as_defaults():
         "rounds",
         "server_momentum",
     ]
+
+
+def test_cosine_server_schedule_decays_to_the_floor():
+    steps = [float(cosine_learning_rate(r, peak=0.01, rounds=40)) for r in (0, 20, 40, 60)]
+    np.testing.assert_allclose(steps, [0.01, 0.01 * 0.525, 0.0005, 0.0005], rtol=1e-6)
 
 
 def test_dp_epsilon_follows_noise_and_rounds():
@@ -120,11 +126,14 @@ def _fresh_copy(fleet: Fleet, folder: Path) -> Fleet:
 
 def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
     for aggregator in ("mean", "robust", "dp", "secure"):
-        # the robust run also uses the other server optimizer: FedAvgM (sgd, lr 1, momentum 0.9)
-        fedavgm = {"server_optimizer": "sgd", "server_learning_rate": 1.0, "server_momentum": 0.9}
+        # the robust run also uses FedAvgM (sgd, lr 1, momentum 0.9), the secure one a cosine schedule
+        server = {
+            "robust": {"server_optimizer": "sgd", "server_learning_rate": 1.0, "server_momentum": 0.9},
+            "secure": {"server_schedule": "cosine"},
+        }.get(aggregator, {})
         config = FederatedConfig(
             rounds=2, clients_per_round=2, eval_every=2, aggregator=aggregator, dp_noise_multiplier=0.5,
-            **(fedavgm if aggregator == "robust" else {}),
+            **server,
         )  # fmt: skip
         fleet = _fresh_copy(tiny_fleet, tmp_path / "fleet") if aggregator == "mean" else tiny_fleet
         description = train_federated(fleet, tmp_path / aggregator, config, log=lambda _: None)

@@ -20,7 +20,7 @@ HELP = "train the model (federated with TFF by default, or --central)"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from models import DEFAULT_MODEL, MODELS
     from orchestrator.central import CentralConfig
-    from orchestrator.federated import AGGREGATORS, SERVER_OPTIMIZERS, FederatedConfig
+    from orchestrator.federated import AGGREGATORS, SERVER_OPTIMIZERS, SERVER_SCHEDULES, FederatedConfig
 
     central = CentralConfig()
     parser.add_argument("--fleet", type=Path, required=True, help="fleet folder (wakeword data synth/import)")
@@ -98,6 +98,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=fed.server_learning_rate,
         help=f"default {fed.server_learning_rate}",
+    )
+    f.add_argument(
+        "--server-schedule",
+        choices=SERVER_SCHEDULES,
+        default=fed.server_schedule,
+        help="server step over the rounds: constant, or cosine (decays to 5%% of "
+        f"--server-learning-rate by the last round, as the central baseline; default {fed.server_schedule})",
     )
     f.add_argument(
         "--server-momentum",
@@ -181,6 +188,7 @@ def _run_federated(args: argparse.Namespace, fleet) -> int:
         server_optimizer=args.server_optimizer,
         server_learning_rate=args.server_learning_rate,
         server_momentum=args.server_momentum,
+        server_schedule=args.server_schedule,
         dropout_rate=args.dropout_rate,
         eval_every=args.eval_every,
         eval_clients=args.eval_clients,
