@@ -550,9 +550,11 @@ def train_federated(
                 }
             )
             if val_ids and (round_num % config.eval_every == 0 or round_num == config.rounds):
+                t_eval = time.perf_counter()
                 with _worker_failures(workers, round_num, remote=owned is None):
                     row.update(comps.federated_eval(state, [client_key(p, 0) for p in val_ids]))
-            row["round_seconds"] = round(time.perf_counter() - t0, 3)
+                row["eval_seconds"] = round(time.perf_counter() - t_eval, 3)  # part of round_seconds
+            row["round_seconds"] = round(time.perf_counter() - t0, 3)  # training + evaluation, if any
             row["prepare_seconds"] = round(t0 - t_prepare, 3)  # phones computing new feature caches
             history.append(row)
             with writer.as_default(step=round_num):

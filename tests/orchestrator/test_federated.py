@@ -146,6 +146,8 @@ def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
         assert len(description["history"]) == 2
         last = description["history"][-1]
         assert np.isfinite(last["train_loss"]) and np.isfinite(last["eval_loss"])
+        assert 0 < last["eval_seconds"] < last["round_seconds"]  # evaluation timed apart, inside the round
+        assert "eval_seconds" not in description["history"][0]  # no evaluation in round 1 (eval_every 2)
         classifier, saved, _ = load_run(tmp_path / aggregator)
         assert saved["settings"]["aggregator"] == aggregator
         assert all(np.isfinite(w).all() for w in classifier.get_weights())
