@@ -100,6 +100,10 @@ class FederatedConfig:
             )
         if not 0 <= self.server_momentum < 1:
             raise ParameterError(f"--server-momentum must be in [0, 1), got {self.server_momentum}")
+        if self.server_momentum and self.server_optimizer != "sgd":
+            raise ParameterError(
+                f"--server-momentum is for --server-optimizer sgd ({self.server_optimizer} has its own)"
+            )
         if min(self.client_epochs, self.eval_every, self.eval_clients, self.pipeline.batch_size) < 1:
             raise ParameterError(
                 "--client-epochs, --eval-every, --eval-clients and --client-batch-size must be >= 1"

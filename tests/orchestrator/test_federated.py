@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -54,10 +55,26 @@ def test_resume_compares_settings_an_older_version_did_not_record_as_defaults():
     older["augment"] = {k: v for k, v in older["augment"].items() if k != "warp"}
     assert _changed_settings(older, settings) == []
     assert _changed_settings(older, _settings(FederatedConfig(rounds=7, eval_clients=3))) == ["eval_clients"]
-    assert _changed_settings(settings, _settings(FederatedConfig(rounds=8, server_momentum=0.9))) == [
+    fedavgm = FederatedConfig(rounds=8, server_optimizer="sgd", server_momentum=0.9)
+    assert _changed_settings(settings, _settings(fedavgm)) == [
         "rounds",
         "server_momentum",
+        "server_optimizer",
     ]
+
+
+def test_server_options_are_checked():
+    import pytest
+
+    from wakeword.errors import ParameterError
+
+    for bad, fragment in (
+        ({"server_momentum": 0.9}, "--server-momentum is for --server-optimizer sgd"),
+        ({"server_optimizer": "sgd", "server_momentum": 1.0}, "--server-momentum must be in [0, 1)"),
+        ({"server_schedule": "step"}, "--server-schedule must be one of"),
+    ):
+        with pytest.raises(ParameterError, match=re.escape(fragment)):
+            FederatedConfig(**bad)
 
 
 def test_cosine_server_schedule_decays_to_the_floor():
