@@ -51,6 +51,7 @@ __all__ = [
 
 AGGREGATORS = ("mean", "robust", "dp", "secure")
 SERVER_OPTIMIZERS = ("sgd", "adam", "yogi")
+CLIENT_OPTIMIZERS = ("sgd", "adam")
 SERVER_SCHEDULES = ("constant", "cosine")
 LR_FLOOR = 0.05  # a cosine schedule ends at this share of the peak step (as the central baseline's)
 CHECKPOINT_DIR = "checkpoints"
@@ -65,7 +66,8 @@ class FederatedConfig:
     rounds: int = 50  # federated rounds
     clients_per_round: int = 10  # phones sampled per round
     client_epochs: int = 2  # local passes over a phone's windows per round
-    client_learning_rate: float = 0.05  # client SGD
+    client_optimizer: str = "sgd"  # or adam (its moments start afresh on each phone every round)
+    client_learning_rate: float = 0.05  # client optimizer step
     server_optimizer: str = "adam"  # sgd, adam (FedAdam, Reddi et al. 2021) or yogi
     server_learning_rate: float = 3e-3  # server optimizer step (1.0 for sgd = plain FedAvg)
     server_schedule: str = "constant"  # or cosine: server step decays to LR_FLOOR over the rounds
@@ -94,6 +96,10 @@ class FederatedConfig:
             )
         if not 0 <= self.dropout_rate < 1:
             raise ParameterError(f"--dropout-rate must be in [0, 1), got {self.dropout_rate}")
+        if self.client_optimizer not in CLIENT_OPTIMIZERS:
+            raise ParameterError(
+                f"--client-optimizer must be one of {CLIENT_OPTIMIZERS}, got {self.client_optimizer!r}"
+            )
         if self.server_schedule not in SERVER_SCHEDULES:
             raise ParameterError(
                 f"--server-schedule must be one of {SERVER_SCHEDULES}, got {self.server_schedule!r}"
@@ -222,7 +228,11 @@ def build_process(config: FederatedConfig, window, expected_clients: int):
     import tensorflow_federated as tff
 
     model_fn = _model_fn(config, window)
-    client_opt = tff.learning.optimizers.build_sgdm(config.client_learning_rate)
+    client_opt = (
+        tff.learning.optimizers.build_adam(config.client_learning_rate)
+        if config.client_optimizer == "adam"
+        else tff.learning.optimizers.build_sgdm(config.client_learning_rate)
+    )
     if config.aggregator == "dp":
         # Fixed-norm clipping (McMahan et al. 2018, DP-FedAvg): the accountant in dp_epsilon models
         # exactly this Gaussian mechanism (adaptive clipping would spend budget it does not count).

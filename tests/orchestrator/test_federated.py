@@ -72,6 +72,7 @@ def test_server_options_are_checked():
         ({"server_momentum": 0.9}, "--server-momentum is for --server-optimizer sgd"),
         ({"server_optimizer": "sgd", "server_momentum": 1.0}, "--server-momentum must be in [0, 1)"),
         ({"server_schedule": "step"}, "--server-schedule must be one of"),
+        ({"client_optimizer": "yogi"}, "--client-optimizer must be one of"),
     ):
         with pytest.raises(ParameterError, match=re.escape(fragment)):
             FederatedConfig(**bad)
@@ -143,10 +144,12 @@ def _fresh_copy(fleet: Fleet, folder: Path) -> Fleet:
 
 def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
     for aggregator in ("mean", "robust", "dp", "secure"):
-        # the robust run also uses FedAvgM (sgd, lr 1, momentum 0.9), the secure one a cosine schedule
+        # the robust run also uses FedAvgM (sgd, lr 1, momentum 0.9), the secure one a cosine
+        # schedule, the dp one client Adam
         server = {
             "robust": {"server_optimizer": "sgd", "server_learning_rate": 1.0, "server_momentum": 0.9},
             "secure": {"server_schedule": "cosine"},
+            "dp": {"client_optimizer": "adam", "client_learning_rate": 1e-3},
         }.get(aggregator, {})
         config = FederatedConfig(
             rounds=2, clients_per_round=2, eval_every=2, aggregator=aggregator, dp_noise_multiplier=0.5,

@@ -20,7 +20,13 @@ HELP = "train the model (federated with TFF by default, or --central)"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from models import DEFAULT_MODEL, MODELS
     from orchestrator.central import CentralConfig
-    from orchestrator.federated import AGGREGATORS, SERVER_OPTIMIZERS, SERVER_SCHEDULES, FederatedConfig
+    from orchestrator.federated import (
+        AGGREGATORS,
+        CLIENT_OPTIMIZERS,
+        SERVER_OPTIMIZERS,
+        SERVER_SCHEDULES,
+        FederatedConfig,
+    )
 
     central = CentralConfig()
     parser.add_argument("--fleet", type=Path, required=True, help="fleet folder (wakeword data synth/import)")
@@ -79,7 +85,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--client-learning-rate",
         type=float,
         default=fed.client_learning_rate,
-        help=f"client SGD step (default {fed.client_learning_rate})",
+        help=f"client optimizer step (default {fed.client_learning_rate})",
+    )
+    f.add_argument(
+        "--client-optimizer",
+        choices=CLIENT_OPTIMIZERS,
+        default=fed.client_optimizer,
+        help="phones' local optimizer: sgd, or adam (moments start afresh each round; try "
+        f"--client-learning-rate 0.001; default {fed.client_optimizer})",
     )
     f.add_argument(
         "--client-batch-size",
@@ -185,6 +198,7 @@ def _run_federated(args: argparse.Namespace, fleet) -> int:
         clients_per_round=args.clients_per_round,
         client_epochs=args.client_epochs,
         client_learning_rate=args.client_learning_rate,
+        client_optimizer=args.client_optimizer,
         server_optimizer=args.server_optimizer,
         server_learning_rate=args.server_learning_rate,
         server_momentum=args.server_momentum,
