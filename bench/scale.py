@@ -100,7 +100,7 @@ def measure_one(fleet_path: Path, rounds: int, clients_per_round: int, out: Path
         "training_phones": len(fleet.training_ids()),
         "rounds": rounds,
         "clients_per_round": clients_per_round,
-        "first_round_seconds": history[0]["round_seconds"] - history[0].get("eval_seconds", 0.0),
+        "first_round_seconds": round(history[0]["round_seconds"] - history[0].get("eval_seconds", 0.0), 2),
         "mean_round_seconds": round(
             sum(r["round_seconds"] - r.get("eval_seconds", 0.0) for r in later) / len(later), 2
         ),
