@@ -52,9 +52,9 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     with OwnedWorker(port=args.port, bind=args.bind, log_path=args.log) as worker:
-        print(f"TFF worker listening on {args.bind}:{args.port} (pid {worker.process.pid}); "
-              "Ctrl-C or SIGTERM stops it", file=sys.stderr, flush=True)  # fmt: skip
-        try:
+        try:  # the announcement inside: a signal right after it (a busy machine) is a clean stop too
+            print(f"TFF worker listening on {args.bind}:{args.port} (pid {worker.process.pid}); "
+                  "Ctrl-C or SIGTERM stops it", file=sys.stderr, flush=True)  # fmt: skip
             while worker.alive():
                 time.sleep(0.5)
         except KeyboardInterrupt:
