@@ -11,10 +11,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable
-from pathlib import Path
 
 from data_tools.fleet import Fleet
 from device_client.pipeline import cache_is_current, ensure_feature_cache
+from device_client.store import PhoneStore
 from wakeword.errors import ParameterError
 from wakeword.window import DEFAULT_WINDOW, WindowConfig
 
@@ -49,21 +49,22 @@ def build_caches(
     if jobs is not None and jobs < 1:
         raise ParameterError(f"--jobs must be >= 1, got {jobs}")
     phone_ids = fleet.training_ids() + fleet.validation_ids()
-    todo = [p for p in phone_ids if not cache_is_current(fleet.store(p), window)]
+    paths = {entry.phone_id: fleet.root / entry.path for entry in fleet.phones}
+    todo = [p for p in phone_ids if not cache_is_current(PhoneStore(paths[p]), window)]
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
     if progress is not None:
         progress(0, len(todo))
     if todo:
         context = multiprocessing.get_context("spawn")  # no fork of a process that may hold TF threads
         with context.Pool(jobs) as pool:
-            args = [(str(fleet.root), p, window) for p in todo]
+            args = [(str(paths[p]), window) for p in todo]
             for done, _ in enumerate(pool.imap_unordered(_build_one, args), start=1):
                 if progress is not None:
                     progress(done, len(todo))
     return len(todo), len(phone_ids) - len(todo)
 
 
-def _build_one(args: tuple[str, str, WindowConfig]) -> str:
-    root, phone_id, window = args
+def _build_one(args: tuple[str, WindowConfig]) -> str:
+    store_root, window = args  # the store itself: no re-reading of fleet.json per phone
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return str(ensure_feature_cache(Fleet(Path(root)).store(phone_id), window))
+    return str(ensure_feature_cache(PhoneStore(store_root), window))
