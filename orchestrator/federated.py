@@ -72,6 +72,7 @@ class FederatedConfig:
     server_learning_rate: float = 3e-3  # server optimizer step (1.0 for sgd = plain FedAvg)
     server_schedule: str = "constant"  # or cosine: server step decays to LR_FLOOR over the rounds
     server_momentum: float = 0.0  # sgd only: heavy-ball momentum (0.9 with lr 1.0: FedAvgM, Hsu et al. 2019)
+    proximal_strength: float = 0.0  # > 0: FedProx (Li et al. 2020), local loss + mu/2 ||w - w_round||^2
     dropout_rate: float = 0.0  # share of sampled phones that fail to report (simulated)
     eval_every: int = 5  # federated evaluation on the validation phones every N rounds
     eval_clients: int = 50  # validation phones evaluated (a fixed sample from the seed; all if fewer)
@@ -110,6 +111,8 @@ class FederatedConfig:
             raise ParameterError(
                 f"--server-momentum is for --server-optimizer sgd ({self.server_optimizer} has its own)"
             )
+        if not 0 <= self.proximal_strength < float("inf"):
+            raise ParameterError(f"--proximal-strength must be >= 0, got {self.proximal_strength}")
         if min(self.client_epochs, self.eval_every, self.eval_clients, self.pipeline.batch_size) < 1:
             raise ParameterError(
                 "--client-epochs, --eval-every, --eval-clients and --client-batch-size must be >= 1"
@@ -241,7 +244,7 @@ def build_process(config: FederatedConfig, window, expected_clients: int):
             clients_per_round=expected_clients,
             clip=config.dp_clip,
         )
-        process = tff.learning.algorithms.build_unweighted_fed_avg(
+        process = _algorithm(config, weighted=False)(
             model_fn, client_opt, _server_optimizer(config), model_aggregator=aggregator
         )
     else:
@@ -251,15 +254,26 @@ def build_process(config: FederatedConfig, window, expected_clients: int):
             "secure": tff.learning.secure_aggregator(zeroing=True, clipping=True),
         }[config.aggregator]
         kwargs = {"model_aggregator": aggregator} if aggregator is not None else {}
-        process = tff.learning.algorithms.build_weighted_fed_avg(
-            model_fn, client_opt, _server_optimizer(config), **kwargs
-        )
+        process = _algorithm(config, weighted=True)(model_fn, client_opt, _server_optimizer(config), **kwargs)
     next_fn = process.next
     if config.aggregator == "secure":
         # In simulation the secure-sum intrinsics run as their plain bodies: the same computation,
         # but the sum is not masked (no cryptography between simulated phones).
         next_fn = tff.backends.test.replace_secure_intrinsics_with_bodies(process.next)
     return process, next_fn, model_fn
+
+
+def _algorithm(config: FederatedConfig, *, weighted: bool):
+    """TFF's FedAvg builder, or FedProx's with the proximal strength bound (same arguments after)."""
+    import tensorflow_federated as tff
+
+    algorithms = tff.learning.algorithms
+    if not config.proximal_strength:
+        return algorithms.build_weighted_fed_avg if weighted else algorithms.build_unweighted_fed_avg
+    fed_prox = algorithms.build_weighted_fed_prox if weighted else algorithms.build_unweighted_fed_prox
+    return lambda model_fn, client_opt, server_opt, **kwargs: fed_prox(
+        model_fn, config.proximal_strength, client_opt, server_opt, **kwargs
+    )
 
 
 def _dataset_computation(fleet_root: str, config: FederatedConfig, *, training: bool):

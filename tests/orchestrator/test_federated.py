@@ -73,6 +73,7 @@ def test_server_options_are_checked():
         ({"server_optimizer": "sgd", "server_momentum": 1.0}, "--server-momentum must be in [0, 1)"),
         ({"server_schedule": "step"}, "--server-schedule must be one of"),
         ({"client_optimizer": "yogi"}, "--client-optimizer must be one of"),
+        ({"proximal_strength": -0.1}, "--proximal-strength must be >= 0"),
     ):
         with pytest.raises(ParameterError, match=re.escape(fragment)):
             FederatedConfig(**bad)
@@ -145,11 +146,11 @@ def _fresh_copy(fleet: Fleet, folder: Path) -> Fleet:
 def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
     for aggregator in ("mean", "robust", "dp", "secure"):
         # the robust run also uses FedAvgM (sgd, lr 1, momentum 0.9), the secure one a cosine
-        # schedule, the dp one client Adam
+        # schedule and FedProx (weighted), the dp one client Adam and FedProx (unweighted)
         server = {
             "robust": {"server_optimizer": "sgd", "server_learning_rate": 1.0, "server_momentum": 0.9},
-            "secure": {"server_schedule": "cosine"},
-            "dp": {"client_optimizer": "adam", "client_learning_rate": 1e-3},
+            "secure": {"server_schedule": "cosine", "proximal_strength": 0.1},
+            "dp": {"client_optimizer": "adam", "client_learning_rate": 1e-3, "proximal_strength": 0.1},
         }.get(aggregator, {})
         config = FederatedConfig(
             rounds=2, clients_per_round=2, eval_every=2, aggregator=aggregator, dp_noise_multiplier=0.5,
@@ -170,6 +171,7 @@ def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
         assert "eval_seconds" not in description["history"][0]  # no evaluation in round 1 (eval_every 2)
         classifier, saved, _ = load_run(tmp_path / aggregator)
         assert saved["settings"]["aggregator"] == aggregator
+        assert saved["settings"]["proximal_strength"] == server.get("proximal_strength", 0.0)
         assert all(np.isfinite(w).all() for w in classifier.get_weights())
         assert (tmp_path / aggregator / "metrics.csv").read_text().count("\n") == 3
         assert any((tmp_path / aggregator / "tensorboard").iterdir())

@@ -127,6 +127,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"default {fed.server_momentum})",
     )
     f.add_argument(
+        "--proximal-strength",
+        type=float,
+        default=fed.proximal_strength,
+        metavar="MU",
+        help="FedProx: each phone's local loss gains MU/2 times the squared distance to the round's "
+        "model, which holds one-speaker phones from drifting apart (0 = FedAvg; try 0.01-1; "
+        f"default {fed.proximal_strength})",
+    )
+    f.add_argument(
         "--dropout-rate",
         type=float,
         default=0.0,
@@ -202,6 +211,7 @@ def _run_federated(args: argparse.Namespace, fleet) -> int:
         server_optimizer=args.server_optimizer,
         server_learning_rate=args.server_learning_rate,
         server_momentum=args.server_momentum,
+        proximal_strength=args.proximal_strength,
         server_schedule=args.server_schedule,
         dropout_rate=args.dropout_rate,
         eval_every=args.eval_every,
