@@ -199,12 +199,21 @@ def parse_phone(record, n_mels: int) -> dict:
 
 
 def clip_windows(
-    path, *, config: PipelineConfig = PipelineConfig(), augment: AugmentConfig | None = None, seed=0
+    path,
+    *,
+    config: PipelineConfig = PipelineConfig(),
+    augment: AugmentConfig | None = None,
+    seed=0,
+    shuffle: bool = False,
 ):
     """Unbatched ``(window [frames, n_mels], label [1])`` examples from one phone's feature cache.
 
     All of a phone's windows are cut at once (one gather); positions are drawn from ``seed``
-    (stateless), so the same seed gives the same windows.
+    (stateless), so the same seed gives the same windows. With ``shuffle`` (training) they come in
+    a random order drawn from ``seed``, else in the store's clip order, which is sorted by kind
+    (positives, partials, sound-alikes, speech, noise): a shuffle buffer smaller than a phone's
+    ~1,000 windows left training batches class-ordered, the last steps of each local epoch nearly
+    all speech and noise.
     """
     import tensorflow as tf
 
@@ -242,7 +251,11 @@ def clip_windows(
         inside = tf.logical_and(frame >= 0, frame < length[:, None])
         index = tf.gather(p["starts"], clip_of)[:, None] + tf.clip_by_value(frame, 0, length[:, None] - 1)
         cut = tf.where(inside[:, :, None], tf.gather(p["feats"], index), floor)  # silence outside the clip
-        return tf.data.Dataset.from_tensor_slices((cut, tf.cast(take_pos, tf.float32)[:, None]))
+        label = tf.cast(take_pos, tf.float32)[:, None]
+        if shuffle:
+            order = tf.argsort(tf.random.stateless_uniform(tf.shape(clip_of), seed=tf.stack([seed, 8])))
+            cut, label = tf.gather(cut, order), tf.gather(label, order)
+        return tf.data.Dataset.from_tensor_slices((cut, label))
 
     return tf.data.TFRecordDataset(path).flat_map(windows_of)
 
@@ -293,7 +306,9 @@ def window_dataset(
     training : bool
         Shuffle and augment (training) or keep order (validation).
     """
-    windows = clip_windows(path, config=config, augment=augment if training else None, seed=seed)
+    windows = clip_windows(
+        path, config=config, augment=augment if training else None, seed=seed, shuffle=training
+    )
     return batch_windows(windows, config=config, augment=augment, seed=seed, training=training)
 
 

@@ -60,7 +60,11 @@ def pooled_dataset(
     ds = tf.data.Dataset.from_tensor_slices(paths).enumerate()
     ds = ds.interleave(
         lambda i, p: clip_windows(
-            p, config=config, augment=augment if training else None, seed=seed * 100_003 + i
+            p,
+            config=config,
+            augment=augment if training else None,
+            seed=seed * 100_003 + i,
+            shuffle=training,
         ),
         cycle_length=min(len(paths), 16),
     )

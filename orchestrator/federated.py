@@ -291,7 +291,9 @@ def _dataset_computation(fleet_root: str, config: FederatedConfig, *, training: 
         phone = tf.strings.split(key, "@")[0]
         path = tf.strings.join([root, "/phones/", phone, f"/{CACHE_DIR}/{CACHE_FILE}"])
         seed = tf.strings.to_hash_bucket_fast(tf.strings.join([str(config.seed), key], "/"), 2**62)
-        windows = clip_windows(path, config=pipe, augment=augment, seed=seed if training else 0)
+        windows = clip_windows(
+            path, config=pipe, augment=augment, seed=seed if training else 0, shuffle=training
+        )
         ds = batch_windows(windows, config=pipe, augment=augment, seed=seed, training=training)
         return ds.repeat(config.client_epochs) if training else ds
 

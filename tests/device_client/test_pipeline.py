@@ -77,6 +77,18 @@ def test_same_seed_same_windows(store):
     assert not np.array_equal(a, c)
 
 
+def test_training_windows_come_in_a_random_order_not_by_clip_kind(store):
+    path = ensure_feature_cache(store)
+    x, y = windows(path, seed=3)
+    xs, ys = windows(path, seed=3, shuffle=True)
+    first = 3 * (PipelineConfig().positive_repeats + 1)  # the 3 positive clips' windows
+    assert y[:first].sum() == y.sum()  # the store's order: positive clips first...
+    assert ys[:first].sum() < y.sum()  # ...shuffled: positives spread over all the windows
+    # the same (window, label) pairs, permuted
+    assert sorted(zip(map(bytes, x), y)) == sorted(zip(map(bytes, xs), ys))
+    np.testing.assert_array_equal(windows(path, seed=3, shuffle=True)[0], xs)  # seeded
+
+
 def test_batches_and_augmentation(store):
     path = str(ensure_feature_cache(store))
     plain = np.concatenate([x.numpy() for x, _ in window_dataset(path, seed=2, augment=None)])
