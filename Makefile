@@ -7,7 +7,7 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.wakeword-installed
 PHRASE    ?= hey computer
 DEVICES   ?= 24
-BENCH_FLEET ?= runs/fleet-default
+BENCH_FLEET ?= runs/fleet-200
 DEMO_DIR  ?= runs/demo/$(shell echo "$(PHRASE)" | tr -c "a-zA-Z0-9\n" "-")-$(DEVICES)
 PYTEST_ARGS ?=
 

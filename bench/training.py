@@ -1,8 +1,8 @@
 """Training benchmarks: centralized baselines per model, federated vs centralized, DP, real speech.
 
-    python -m bench.training central  --fleet runs/fleet-default [--models tc_resnet,tiny_cnn,ds_cnn]
-    python -m bench.training federated --fleet runs/fleet-default [--rounds 40]
-    python -m bench.training dp --fleet runs/fleet-default [--noise 0.5,1.0]
+    python -m bench.training central  --fleet runs/fleet-200 [--models tc_resnet,tiny_cnn,ds_cnn]
+    python -m bench.training federated --fleet runs/fleet-200 [--rounds 40]
+    python -m bench.training dp --fleet runs/fleet-200 [--noise 0.5,1.0]
     python -m bench.training real-speech [--devices 20]
 
 Each trains (or reuses a finished run in runs/bench/ made by the same code: run.json's "code"
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("what", choices=("central", "federated", "dp", "real-speech"))
-    parser.add_argument("--fleet", type=Path, default=Path("runs/fleet-default"))
+    parser.add_argument("--fleet", type=Path, default=Path("runs/fleet-200"))
     parser.add_argument("--models", default="tc_resnet,tiny_cnn,ds_cnn")
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--noise", default="0.5,1.0")

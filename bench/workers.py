@@ -1,6 +1,6 @@
 """Federated rounds over one and over two TFF workers (`wakeword train --workers`), same run.
 
-    python -m bench.workers [--fleet runs/fleet-default] [--rounds 3]
+    python -m bench.workers [--fleet runs/fleet-200] [--rounds 3]
 
 Starts the workers itself (loopback), trains the same rounds with one and with two, and reports the
 mean round time (rounds after the first, which also traces the computations) and each worker's
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--fleet", type=Path, default=Path("runs/fleet-default"))
+    parser.add_argument("--fleet", type=Path, default=Path("runs/fleet-200"))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("runs/bench/workers"))
     args = parser.parse_args(argv)

@@ -46,7 +46,9 @@ class FleetConfig:
     """Settings of a synthetic fleet (recorded in fleet.json; a re-run must use the same)."""
 
     phrase: str = "hey computer"  # the wake phrase
-    devices: int = 50  # phones in the fleet, training and held-out together
+    # phones in the fleet, training and held-out together: each is one voice, and voices are what
+    # the model must generalise over (central FRR at 0.5 FA/h: 42.8% with 50 phones, 6.6% with 200)
+    devices: int = 200
     test_fraction: float = 0.2  # share of phones held out for testing (at least one)
     seed: int = 1  # every random choice derives from it
     positives: int = 40  # phrase clips per phone, of which in_sentence are inside sentences

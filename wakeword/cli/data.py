@@ -1,6 +1,6 @@
 """Build and check phone data: a synthetic fleet, imports of real recordings, validation.
 
-wakeword data synth --phrase "hey computer" --devices 50 --out FLEET [--seed 1] [--jobs N]
+wakeword data synth --phrase "hey computer" --devices 200 --out FLEET [--seed 1] [--jobs N]
 wakeword data import --layout speech-commands SRC --positive yes --out FLEET
 wakeword data check FLEET
 wakeword data cache FLEET [--jobs N]
