@@ -42,7 +42,8 @@ def test_trains_a_few_steps(name, rng):
     x[y[:, 0] == 1, 30:40, 5:15] += 4.0  # a spectral pattern: low bands for positives...
     x[y[:, 0] == 0, 30:40, 25:35] += 4.0  # ...high bands for negatives, same energy
     model.compile(tf.keras.optimizers.Adam(3e-3), "binary_crossentropy")
-    losses = model.fit(x, y, epochs=12, batch_size=16, verbose=0).history["loss"]
+    # no shuffling: fit would draw the order from an unseeded generator (this test once flaked)
+    losses = model.fit(x, y, epochs=12, batch_size=16, shuffle=False, verbose=0).history["loss"]
     assert losses[-1] < losses[0] - 0.05, losses  # it learns (LayerNorm DS-CNN is the slowest)
 
 
