@@ -15,7 +15,8 @@ phrase is a negative); a negative clip gives ``negative_repeats`` windows ending
 after its first 200 ms, a hard negative (partial phrase, sound-alike) ``hard_negative_repeats``:
 they are what a detector confuses with the phrase, and a tenth of the clips. Windows reaching
 before a clip's start are padded with silence (the log floor), as the detector's buffer starts,
-for negatives as for positives.
+for negatives as for positives. Training windows come in a random order drawn from the seed (the
+store lists clips by kind; a shuffle buffer of half a phone left local epochs class-ordered).
 
 Augmentation (training only): optionally a mel-axis warp (vocal-tract-length perturbation), then
 in the mel-power domain (exact for gain and exact in expectation for additive noise) random
