@@ -1,6 +1,6 @@
 """Training benchmarks: centralized baselines per model, federated vs centralized, DP, real speech.
 
-    python -m bench.training central  --fleet runs/fleet-200 [--models tc_resnet,tiny_cnn,ds_cnn]
+    python -m bench.training central  --fleet runs/fleet-200 [--models tc_resnet,tiny_cnn,ds_cnn] [--epochs N]
     python -m bench.training federated --fleet runs/fleet-200 [--rounds 40]
     python -m bench.training dp --fleet runs/fleet-200 [--noise 0.5,1.0]
     python -m bench.training real-speech [--devices 20]
@@ -23,6 +23,7 @@ from pathlib import Path
 from bench.common import record
 
 OUT = Path("runs/bench")
+DEFAULT_MODELS = "tc_resnet,tiny_cnn,ds_cnn"
 
 
 def _finished(run: Path) -> bool:
@@ -95,16 +96,18 @@ def _print(rows: list[dict]) -> None:
         )
 
 
-def central(fleet_dir: Path, models: list[str]) -> list[dict]:
+def central(fleet_dir: Path, models: list[str], *, epochs: int | None = None) -> list[dict]:
+    """Central runs of ``models`` (``epochs``: a budget other than CentralConfig's, in the run's name)."""
     from data_tools.fleet import Fleet
     from orchestrator.central import CentralConfig, train_central
 
     fleet = Fleet(fleet_dir)
     rows = []
     for model in models:
-        run = OUT / f"central-{model}"
+        run = OUT / (f"central-{model}" if epochs is None else f"central-{model}-{epochs}ep")
         if not _finished(run):
-            train_central(fleet, run, CentralConfig(model=model))
+            budget = {} if epochs is None else {"epochs": epochs}
+            train_central(fleet, run, CentralConfig(model=model, **budget))
         rows.append(_row(f"central {model}", run, _evaluate(run, fleet)))
     return rows
 
@@ -223,13 +226,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("what", choices=("central", "federated", "dp", "real-speech"))
     parser.add_argument("--fleet", type=Path, default=Path("runs/fleet-200"))
-    parser.add_argument("--models", default="tc_resnet,tiny_cnn,ds_cnn")
+    parser.add_argument("--models", default=DEFAULT_MODELS)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="central: at most this many epochs (default: the trainer's 20)")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--noise", default="0.5,1.0")
     parser.add_argument("--devices", type=int, default=20)
     args = parser.parse_args(argv)
     if args.what == "central":
-        rows = central(args.fleet, args.models.split(","))
+        rows = central(args.fleet, args.models.split(","), epochs=args.epochs)
     elif args.what == "federated":
         rows = [*central(args.fleet, ["tc_resnet"]), federated(args.fleet, args.rounds)]
         central_run = json.loads((OUT / "central-tc_resnet" / "run.json").read_text())
@@ -257,7 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         rows = real_speech(args.devices)
     _print(rows)
-    print(f"results: {record(f'training-{args.what}', {'rows': rows})}")
+    name = f"training-{args.what}"
+    if args.what == "central" and (args.epochs is not None or args.models != DEFAULT_MODELS):
+        # a partial run does not overwrite the full table (and two can run side by side)
+        name += f"-{args.models.replace(',', '-')}" + (f"-{args.epochs}ep" if args.epochs else "")
+    print(f"results: {record(name, {'rows': rows})}")
     return 0
 
 

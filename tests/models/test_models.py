@@ -83,3 +83,21 @@ def test_converts_to_tflite_float_and_int8(name, rng):
             np.testing.assert_allclose(out, expected, atol=1e-4)
         else:
             assert len(flatbuffer) < 0.75 * len(_convert(model, int8=False, rng=rng))  # frontend stays float
+
+
+def test_channel_norm_fast_gradient_matches_autodiff(rng):
+    from models.channel_norm import normalize, normalize_fast_grad
+
+    x = tf.constant(rng.normal(0.5, 2.0, size=(4, 7, 5, 16)).astype(np.float64))
+    dy = tf.constant(rng.normal(size=(4, 7, 5, 16)))
+    grads, values = [], []
+    for fn in (normalize, normalize_fast_grad):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = fn(x, 1e-3)
+            loss = tf.reduce_sum(y * dy)
+        values.append(y.numpy())
+        grads.append(tape.gradient(loss, x).numpy())
+    np.testing.assert_allclose(values[1], values[0], atol=1e-12)
+    np.testing.assert_allclose(grads[1], grads[0], atol=1e-10)
+    assert np.abs(grads[0]).max() > 0.1  # a real gradient, not zeros on both sides
