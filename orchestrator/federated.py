@@ -81,6 +81,7 @@ class FederatedConfig:
     dp_clip: float = 0.5  # dp: L2 norm each phone's update is clipped to (fixed, so the accounting is exact)
     dp_delta: float | None = None  # dp: delta of the reported (epsilon, delta); default 1/n^1.1
     seed: int = 1  # model init, sampling, dropouts, client data order and augmentation
+    init_from: str | None = None  # a run folder whose model the first round starts from (else seeded init)
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # client-side augmentation
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)  # client batches
 
@@ -456,6 +457,27 @@ def _worker_failures(workers: list[str], round_num: int, *, remote: bool):
         ) from None
 
 
+def _initial_weights(config: FederatedConfig, window):
+    """The model weights of run ``config.init_from`` (checked against the model being trained)."""
+    import tensorflow_federated as tff
+
+    from orchestrator.run import load_run
+
+    classifier, description, saved_window = load_run(config.init_from)
+    fresh = build_model(config.model, (window.frames, window.features.n_mels), width=config.width, seed=0)
+    shapes = [tuple(w.shape) for w in fresh.weights]
+    if saved_window != window or [tuple(w.shape) for w in classifier.weights] != shapes:
+        raise ParameterError(
+            f"--init-from {config.init_from}: holds a {description.get('model')} model of width "
+            f"{description.get('width')} on other windows or shapes; this run trains {config.model} of "
+            f"width {config.width}: pass a run made with the same --model and --width"
+        )
+    return tff.learning.models.ModelWeights(
+        trainable=[w.numpy() for w in classifier.trainable_weights],
+        non_trainable=[w.numpy() for w in classifier.non_trainable_weights],
+    )
+
+
 def _settings(config: FederatedConfig) -> dict:
     """What run.json and settings.json record of a config (JSON types)."""
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "pipeline"}
@@ -535,6 +557,7 @@ def train_federated(
     if not train_ids:
         raise ParameterError(f"{fleet.root}: no training phones")
     window = config.pipeline.window
+    initial = _initial_weights(config, window) if config.init_from else None
     if prepare:  # each phone computes its own features, on the phone (here: in its store folder)
         prepare_caches(fleet, val_ids, config.pipeline, progress)
     expected = max(1, round(min(config.clients_per_round, len(train_ids)) * (1 - config.dropout_rate)))
@@ -547,6 +570,8 @@ def train_federated(
         install_context(workers)
         comps = _Computations(fleet, config, window, expected)
         state = comps.process.initialize()
+        if initial is not None:
+            state = comps.process.set_model_weights(state, initial)
         start, history = 0, []
         if resume:
             loaded = _load_checkpoint(run, state)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -278,3 +279,36 @@ def test_the_server_never_opens_a_phones_data(tiny_fleet, tmp_path):
     assert "rounds=2 opened=0" in result.stdout
     loss = float(result.stdout.split("loss=")[1])
     assert np.isfinite(loss)  # and the phones still trained, in the client computation
+
+
+def test_init_from_starts_at_a_saved_model_and_checks_its_shape(tiny_fleet, tmp_path):
+    """A run whose phones cannot move the model (client step 0) ends at the --init-from weights."""
+    import pytest
+
+    from models import build_model
+    from orchestrator.run import describe_run, save_run
+    from wakeword.errors import ParameterError
+
+    window = FederatedConfig().pipeline.window
+    shape = (window.frames, window.features.n_mels)
+    start = build_model("tc_resnet", shape, seed=7)  # not the seed-1 initialisation the run would use
+    settings = {"model": "tc_resnet", "width": 1.0}
+    description = describe_run(
+        mode="central", classifier=start, fleet=tiny_fleet, window=window, settings=settings, history=[]
+    )
+    save_run(tmp_path / "start", classifier=start, description=description)
+    config = FederatedConfig(
+        rounds=1, clients_per_round=2, eval_every=1, client_learning_rate=0.0,
+        init_from=str(tmp_path / "start"),
+    )  # fmt: skip
+    train_federated(tiny_fleet, tmp_path / "fine", config, log=lambda _: None)
+    finished, saved, _ = load_run(tmp_path / "fine")
+    assert saved["settings"]["init_from"] == str(tmp_path / "start")
+    for a, b in zip(finished.get_weights(), start.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    seeded = build_model("tc_resnet", shape, seed=1)
+    assert any(not np.array_equal(a, b) for a, b in zip(seeded.get_weights(), start.get_weights()))
+    with pytest.raises(ParameterError, match=r"--init-from .* same --model and --width"):
+        train_federated(
+            tiny_fleet, tmp_path / "wide", dataclasses.replace(config, width=1.5), log=lambda _: None
+        )

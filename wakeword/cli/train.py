@@ -176,6 +176,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"dp: L2 clip of each update (default {fed.dp_clip})",
     )
     f.add_argument(
+        "--init-from",
+        type=Path,
+        metavar="RUN",
+        help="start from RUN's model instead of a seeded initialisation (same --model and --width), "
+        "e.g. a model the server pre-trained on audio it holds itself; federated rounds then fine-tune it",
+    )
+    f.add_argument(
         "--resume",
         action="store_true",
         help="continue an interrupted run from its last checkpoint (same settings)",
@@ -220,6 +227,7 @@ def _run_federated(args: argparse.Namespace, fleet) -> int:
         dp_noise_multiplier=args.dp_noise_multiplier,
         dp_clip=args.dp_clip,
         seed=args.seed,
+        init_from=str(args.init_from) if args.init_from else None,
         augment=AugmentConfig.none() if args.no_augment else AugmentConfig(),
         pipeline=PipelineConfig(batch_size=args.client_batch_size),
     )
