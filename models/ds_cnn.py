@@ -26,12 +26,12 @@ def build(input_shape: tuple[int, int], *, width: float = 1.0, dropout: float = 
     x = tf.keras.layers.Conv2D(
         c, (10, 4), strides=(2, 4), padding="same", use_bias=True, kernel_initializer=initializer(seed, 0)
     )(x)
-    x = tf.keras.layers.ReLU()(norm(x))
+    x = tf.keras.layers.ReLU()(norm(x, fast_grad=True))
     for block in range(4):
         x = tf.keras.layers.DepthwiseConv2D(
             3, padding="same", use_bias=True, depthwise_initializer=initializer(seed, 10 + block)
         )(x)
-        x = tf.keras.layers.ReLU()(norm(x))
+        x = tf.keras.layers.ReLU()(norm(x, fast_grad=True))
         x = tf.keras.layers.Conv2D(c, 1, use_bias=True, kernel_initializer=initializer(seed, 20 + block))(x)
-        x = tf.keras.layers.ReLU()(norm(x))
+        x = tf.keras.layers.ReLU()(norm(x, fast_grad=True))
     return tf.keras.Model(feats, head(x, dropout=dropout, seed=seed, index=99), name=NAME)

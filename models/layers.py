@@ -18,10 +18,11 @@ def initializer(seed: int | None, index: int):
     return tf.keras.initializers.HeUniform(seed=None if seed is None else seed * 1000 + index)
 
 
-def norm(x):
+def norm(x, *, fast_grad: bool = False):
     """Layer normalisation over channels: trainable scale and offset only, no running statistics,
-    so it behaves the same in federated averaging, central training and on the device."""
-    return channel_norm_class()()(x)
+    so it behaves the same in federated averaging, central training and on the device
+    (``fast_grad``: closed-form gradient while training, see :class:`models.channel_norm.ChannelNorm`)."""
+    return channel_norm_class()(fast_grad=fast_grad)(x)
 
 
 def channel_norm_class():

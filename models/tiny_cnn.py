@@ -24,10 +24,10 @@ def build(input_shape: tuple[int, int], *, width: float = 1.0, dropout: float = 
         x = tf.keras.layers.Conv2D(
             channels(base, width), 3, padding="same", use_bias=True, kernel_initializer=initializer(seed, i)
         )(x)
-        x = tf.keras.layers.ReLU()(norm(x))
+        x = tf.keras.layers.ReLU()(norm(x, fast_grad=True))
         x = tf.keras.layers.MaxPool2D(2)(x)
     x = tf.keras.layers.Conv2D(
         channels(32, width), 3, padding="same", use_bias=True, kernel_initializer=initializer(seed, 9)
     )(x)
-    x = tf.keras.layers.ReLU()(norm(x))
+    x = tf.keras.layers.ReLU()(norm(x, fast_grad=True))
     return tf.keras.Model(feats, head(x, dropout=dropout, seed=seed, index=99), name=NAME)

@@ -101,3 +101,8 @@ def test_channel_norm_fast_gradient_matches_autodiff(rng):
     np.testing.assert_allclose(values[1], values[0], atol=1e-12)
     np.testing.assert_allclose(grads[1], grads[0], atol=1e-10)
     assert np.abs(grads[0]).max() > 0.1  # a real gradient, not zeros on both sides
+    fast = {
+        n: [layer.fast_grad for layer in build_model(n, SHAPE).layers if hasattr(layer, "fast_grad")]
+        for n in MODELS
+    }
+    assert all(fast["ds_cnn"]) and all(fast["tiny_cnn"]) and not any(fast["tc_resnet"])
