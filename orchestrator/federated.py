@@ -53,6 +53,7 @@ AGGREGATORS = ("mean", "robust", "dp", "secure")
 SERVER_OPTIMIZERS = ("sgd", "adam", "yogi")
 CLIENT_OPTIMIZERS = ("sgd", "adam")
 SERVER_SCHEDULES = ("constant", "cosine")
+CLIENT_SCHEDULES = ("constant", "cosine")
 LR_FLOOR = 0.05  # a cosine schedule ends at this share of the peak step (as the central baseline's)
 CHECKPOINT_DIR = "checkpoints"
 
@@ -68,6 +69,7 @@ class FederatedConfig:
     client_epochs: int = 2  # local passes over a phone's windows per round
     client_optimizer: str = "sgd"  # or adam (its moments start afresh on each phone every round)
     client_learning_rate: float = 0.05  # client optimizer step
+    client_schedule: str = "constant"  # or cosine: the phones' step decays to LR_FLOOR over the rounds
     server_optimizer: str = "adam"  # sgd, adam (FedAdam, Reddi et al. 2021) or yogi
     server_learning_rate: float = 3e-3  # server optimizer step (1.0 for sgd = plain FedAvg)
     server_schedule: str = "constant"  # or cosine: server step decays to LR_FLOOR over the rounds
@@ -105,6 +107,15 @@ class FederatedConfig:
         if self.server_schedule not in SERVER_SCHEDULES:
             raise ParameterError(
                 f"--server-schedule must be one of {SERVER_SCHEDULES}, got {self.server_schedule!r}"
+            )
+        if self.client_schedule not in CLIENT_SCHEDULES:
+            raise ParameterError(
+                f"--client-schedule must be one of {CLIENT_SCHEDULES}, got {self.client_schedule!r}"
+            )
+        if self.client_schedule != "constant" and (self.proximal_strength or self.aggregator == "dp"):
+            raise ParameterError(
+                "--client-schedule cosine works with weighted FedAvg only: drop --proximal-strength "
+                "or --aggregator dp, or keep --client-schedule constant"
             )
         if not 0 <= self.server_momentum < 1:
             raise ParameterError(f"--server-momentum must be in [0, 1), got {self.server_momentum}")
@@ -227,16 +238,23 @@ def cosine_learning_rate(round_num, *, peak: float, rounds: int):
     return peak * (LR_FLOOR + (1.0 - LR_FLOOR) * 0.5 * (1.0 + tf.cos(np.pi * progress)))
 
 
+def client_learning_rate_fn(config: FederatedConfig) -> Callable:
+    """The phones' step as a function of the round (0 = the first), for ``--client-schedule``."""
+    if config.client_schedule == "constant":
+        return lambda round_num: config.client_learning_rate
+    return lambda round_num: cosine_learning_rate(
+        round_num, peak=config.client_learning_rate, rounds=config.rounds
+    )
+
+
 def build_process(config: FederatedConfig, window, expected_clients: int):
     """The ``tff.learning`` process and the ``next`` computation to call (secure: simulated)."""
     import tensorflow_federated as tff
 
     model_fn = _model_fn(config, window)
-    client_opt = (
-        tff.learning.optimizers.build_adam(config.client_learning_rate)
-        if config.client_optimizer == "adam"
-        else tff.learning.optimizers.build_sgdm(config.client_learning_rate)
-    )
+    optimizers = tff.learning.optimizers
+    client_opt_fn = optimizers.build_adam if config.client_optimizer == "adam" else optimizers.build_sgdm
+    client_opt = client_opt_fn(config.client_learning_rate)
     if config.aggregator == "dp":
         # Fixed-norm clipping (McMahan et al. 2018, DP-FedAvg): the accountant in dp_epsilon models
         # exactly this Gaussian mechanism (adaptive clipping would spend budget it does not count).
@@ -255,7 +273,20 @@ def build_process(config: FederatedConfig, window, expected_clients: int):
             "secure": tff.learning.secure_aggregator(zeroing=True, clipping=True),
         }[config.aggregator]
         kwargs = {"model_aggregator": aggregator} if aggregator is not None else {}
-        process = _algorithm(config, weighted=True)(model_fn, client_opt, _server_optimizer(config), **kwargs)
+        if config.client_schedule == "cosine":
+            # TFF keeps the round count in the client-work state: the step follows the rounds, and
+            # a resumed run continues on the same schedule.
+            process = tff.learning.algorithms.build_weighted_fed_avg_with_optimizer_schedule(
+                model_fn,
+                client_learning_rate_fn(config),
+                client_opt_fn,
+                _server_optimizer(config),
+                **kwargs,
+            )
+        else:
+            process = _algorithm(config, weighted=True)(
+                model_fn, client_opt, _server_optimizer(config), **kwargs
+            )
     next_fn = process.next
     if config.aggregator == "secure":
         # In simulation the secure-sum intrinsics run as their plain bodies: the same computation,
@@ -557,7 +588,9 @@ def train_federated(
     if not train_ids:
         raise ParameterError(f"{fleet.root}: no training phones")
     window = config.pipeline.window
-    initial = _initial_weights(config, window) if config.init_from else None
+    resuming = resume and (run / CHECKPOINT_DIR / "latest.json").exists()
+    # A resumed run starts from its checkpoint: the --init-from run is not needed (it may be gone).
+    initial = _initial_weights(config, window) if config.init_from and not resuming else None
     if prepare:  # each phone computes its own features, on the phone (here: in its store folder)
         prepare_caches(fleet, val_ids, config.pipeline, progress)
     expected = max(1, round(min(config.clients_per_round, len(train_ids)) * (1 - config.dropout_rate)))
@@ -572,6 +605,10 @@ def train_federated(
         state = comps.process.initialize()
         if initial is not None:
             state = comps.process.set_model_weights(state, initial)
+            if val_ids:  # where the fine-tuning starts from, on the same phones as later rounds
+                with _worker_failures(workers, 0, remote=owned is None):
+                    start_eval = comps.federated_eval(state, [client_key(p, 0) for p in val_ids])
+                log(f"round    0  --init-from {config.init_from}: val loss {start_eval['eval_loss']:.4f}")
         start, history = 0, []
         if resume:
             loaded = _load_checkpoint(run, state)

@@ -19,6 +19,7 @@ from orchestrator.federated import (
     FederatedConfig,
     _changed_settings,
     _settings,
+    client_learning_rate_fn,
     cosine_learning_rate,
     dp_epsilon,
     evaluation_sample,
@@ -75,6 +76,9 @@ def test_server_options_are_checked():
         ({"server_schedule": "step"}, "--server-schedule must be one of"),
         ({"client_optimizer": "yogi"}, "--client-optimizer must be one of"),
         ({"proximal_strength": -0.1}, "--proximal-strength must be >= 0"),
+        ({"client_schedule": "step"}, "--client-schedule must be one of"),
+        ({"client_schedule": "cosine", "proximal_strength": 0.1}, "weighted FedAvg only"),
+        ({"client_schedule": "cosine", "aggregator": "dp"}, "weighted FedAvg only"),
     ):
         with pytest.raises(ParameterError, match=re.escape(fragment)):
             FederatedConfig(**bad)
@@ -83,6 +87,10 @@ def test_server_options_are_checked():
 def test_cosine_server_schedule_decays_to_the_floor():
     steps = [float(cosine_learning_rate(r, peak=0.01, rounds=40)) for r in (0, 20, 40, 60)]
     np.testing.assert_allclose(steps, [0.01, 0.01 * 0.525, 0.0005, 0.0005], rtol=1e-6)
+    cosine = FederatedConfig(rounds=40, client_learning_rate=0.02, client_schedule="cosine")
+    phones = client_learning_rate_fn(cosine)
+    np.testing.assert_allclose([float(phones(r)) for r in (0, 40)], [0.02, 0.001], rtol=1e-6)
+    assert client_learning_rate_fn(FederatedConfig(rounds=40, client_learning_rate=0.02))(39) == 0.02
 
 
 def test_dp_epsilon_follows_noise_and_rounds():
@@ -147,8 +155,10 @@ def _fresh_copy(fleet: Fleet, folder: Path) -> Fleet:
 def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
     for aggregator in ("mean", "robust", "dp", "secure"):
         # the robust run also uses FedAvgM (sgd, lr 1, momentum 0.9), the secure one a cosine
-        # schedule and FedProx (weighted), the dp one client Adam and FedProx (unweighted)
+        # schedule and FedProx (weighted), the dp one client Adam and FedProx (unweighted), the
+        # mean one a cosine client schedule (TFF's FedAvg with a scheduled client optimizer)
         server = {
+            "mean": {"client_schedule": "cosine"},
             "robust": {"server_optimizer": "sgd", "server_learning_rate": 1.0, "server_momentum": 0.9},
             "secure": {"server_schedule": "cosine", "proximal_strength": 0.1},
             "dp": {"client_optimizer": "adam", "client_learning_rate": 1e-3, "proximal_strength": 0.1},
@@ -283,6 +293,8 @@ def test_the_server_never_opens_a_phones_data(tiny_fleet, tmp_path):
 
 def test_init_from_starts_at_a_saved_model_and_checks_its_shape(tiny_fleet, tmp_path):
     """A run whose phones cannot move the model (client step 0) ends at the --init-from weights."""
+    import shutil
+
     import pytest
 
     from models import build_model
@@ -312,3 +324,7 @@ def test_init_from_starts_at_a_saved_model_and_checks_its_shape(tiny_fleet, tmp_
         train_federated(
             tiny_fleet, tmp_path / "wide", dataclasses.replace(config, width=1.5), log=lambda _: None
         )
+    shutil.rmtree(tmp_path / "start")  # a resumed run starts from its checkpoint, not --init-from
+    train_federated(tiny_fleet, tmp_path / "fine", config, resume=True, log=lambda _: None)
+    for a, b in zip(load_run(tmp_path / "fine")[0].get_weights(), finished.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from orchestrator.federated import (
         AGGREGATORS,
         CLIENT_OPTIMIZERS,
+        CLIENT_SCHEDULES,
         SERVER_OPTIMIZERS,
         SERVER_SCHEDULES,
         FederatedConfig,
@@ -93,6 +94,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=fed.client_optimizer,
         help="phones' local optimizer: sgd, or adam (moments start afresh each round; try "
         f"--client-learning-rate 0.001; default {fed.client_optimizer})",
+    )
+    f.add_argument(
+        "--client-schedule",
+        choices=CLIENT_SCHEDULES,
+        default=fed.client_schedule,
+        help="phones' step over the rounds: constant, or cosine (decays to 5%% of "
+        "--client-learning-rate by the last round: FedAvg's client drift shrinks with the step; "
+        "weighted FedAvg only, not with --proximal-strength or --aggregator dp; "
+        f"default {fed.client_schedule})",
     )
     f.add_argument(
         "--client-batch-size",
@@ -215,6 +225,7 @@ def _run_federated(args: argparse.Namespace, fleet) -> int:
         client_epochs=args.client_epochs,
         client_learning_rate=args.client_learning_rate,
         client_optimizer=args.client_optimizer,
+        client_schedule=args.client_schedule,
         server_optimizer=args.server_optimizer,
         server_learning_rate=args.server_learning_rate,
         server_momentum=args.server_momentum,
