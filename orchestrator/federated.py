@@ -70,6 +70,7 @@ class FederatedConfig:
     client_optimizer: str = "sgd"  # or adam (its moments start afresh on each phone every round)
     client_learning_rate: float = 0.05  # client optimizer step
     client_schedule: str = "constant"  # or cosine: the phones' step decays to LR_FLOOR over the rounds
+    fairness_q: float = 0.0  # > 0: a phone's update weighs examples x (its local loss)^q (q-FFL-style)
     server_optimizer: str = "adam"  # sgd, adam (FedAdam, Reddi et al. 2021) or yogi
     server_learning_rate: float = 3e-3  # server optimizer step (1.0 for sgd = plain FedAvg)
     server_schedule: str = "constant"  # or cosine: server step decays to LR_FLOOR over the rounds
@@ -116,6 +117,15 @@ class FederatedConfig:
             raise ParameterError(
                 "--client-schedule cosine works with weighted FedAvg only: drop --proximal-strength "
                 "or --aggregator dp, or keep --client-schedule constant"
+            )
+        if not 0 <= self.fairness_q < float("inf"):
+            raise ParameterError(f"--fairness-q must be >= 0, got {self.fairness_q}")
+        if self.fairness_q and (
+            self.proximal_strength or self.aggregator == "dp" or self.client_schedule != "constant"
+        ):
+            raise ParameterError(
+                "--fairness-q works with weighted FedAvg only: drop --proximal-strength, "
+                "--aggregator dp or --client-schedule, or keep --fairness-q 0"
             )
         if not 0 <= self.server_momentum < 1:
             raise ParameterError(f"--server-momentum must be in [0, 1), got {self.server_momentum}")
@@ -238,6 +248,86 @@ def cosine_learning_rate(round_num, *, peak: float, rounds: int):
     return peak * (LR_FLOOR + (1.0 - LR_FLOOR) * 0.5 * (1.0 + tf.cos(np.pi * progress)))
 
 
+def fairness_weight(examples, loss, q: float):
+    """A phone's weight in the average of updates: ``examples * loss**q`` (q-FFL-style, Li et al.,
+    "Fair Resource Allocation in Federated Learning", ICLR 2020; q = 0 is FedAvg's weighting).
+
+    ``loss`` is the phone's mean training loss over its local epochs: phones the model serves worst
+    (say, the few whose accent the others do not share) count more. NumPy arrays or TF tensors."""
+    return examples * loss**q
+
+
+def _fair_client_work(model_fn, client_opt, q: float):
+    """TFF's model-delta client work (what ``build_weighted_fed_avg`` runs on each phone), with the
+    update weighted by :func:`fairness_weight` instead of the example count. The weight is computed
+    on the phone from its own training loss; like the example count, only it leaves the phone."""
+    import collections
+
+    import tensorflow as tf
+    import tensorflow_federated as tff
+
+    templates = tff.learning.templates
+    with tf.Graph().as_default():
+        model = model_fn()
+        aggregate_metrics = tff.learning.metrics.sum_then_finalize(model.metric_finalizers())
+    data_type = tff.SequenceType(tff.types.tensorflow_to_type(model.input_spec))
+    weights_type = tff.learning.models.weights_type_from_model(model)
+
+    @tff.tensorflow.computation(weights_type, data_type)
+    def client_update(initial_weights, dataset):
+        train = templates.model_delta_client_work.build_model_delta_update_with_tff_optimizer(
+            model_fn,
+            weighting=tff.learning.ClientWeighting.NUM_EXAMPLES,
+            loop_implementation=tff.learning.LoopImplementation.DATASET_REDUCE,
+        )
+        result, metrics = train(client_opt, initial_weights, dataset)
+        total, count = metrics["loss"]
+        loss = tf.math.divide_no_nan(total, count)
+        ok = tf.logical_and(result.update_weight > 0, tf.math.is_finite(loss))  # TFF zeroes NaN updates
+        weight = tf.where(ok, fairness_weight(result.update_weight, tf.where(ok, loss, 0.0), q), 0.0)
+        return templates.ClientResult(update=result.update, update_weight=weight), metrics
+
+    @tff.federated_computation
+    def init_fn():
+        return tff.federated_value((), tff.SERVER)
+
+    @tff.federated_computation(
+        init_fn.type_signature.result,
+        tff.FederatedType(weights_type, tff.CLIENTS),
+        tff.FederatedType(data_type, tff.CLIENTS),
+    )
+    def next_fn(state, weights, data):
+        result, metrics = tff.federated_map(client_update, (weights, data))
+        measurements = tff.federated_zip(collections.OrderedDict(train=aggregate_metrics(metrics)))
+        return tff.templates.MeasuredProcessOutput(state, result, measurements)
+
+    return templates.ClientWorkProcess(init_fn, next_fn)
+
+
+def _fair_fed_avg(model_fn, client_opt, server_opt, *, q: float, model_aggregator=None):
+    """Weighted FedAvg as ``tff.learning.algorithms.build_weighted_fed_avg`` composes it, with the
+    loss-weighted client work of :func:`_fair_client_work`."""
+    import tensorflow_federated as tff
+
+    templates = tff.learning.templates
+
+    @tff.tensorflow.computation
+    def initial_weights():
+        return tff.learning.models.ModelWeights.from_model(model_fn())
+
+    weights_type = initial_weights.type_signature.result
+    aggregator = (model_aggregator or tff.aggregators.MeanFactory()).create(
+        weights_type.trainable, tff.TensorType(np.float32)
+    )
+    return templates.compose_learning_process(
+        initial_weights,
+        templates.build_broadcast_process(weights_type),
+        _fair_client_work(model_fn, client_opt, q),
+        aggregator,
+        templates.build_apply_optimizer_finalizer(server_opt, weights_type),
+    )
+
+
 def client_learning_rate_fn(config: FederatedConfig) -> Callable:
     """The phones' step as a function of the round (0 = the first), for ``--client-schedule``."""
     if config.client_schedule == "constant":
@@ -273,7 +363,11 @@ def build_process(config: FederatedConfig, window, expected_clients: int):
             "secure": tff.learning.secure_aggregator(zeroing=True, clipping=True),
         }[config.aggregator]
         kwargs = {"model_aggregator": aggregator} if aggregator is not None else {}
-        if config.client_schedule == "cosine":
+        if config.fairness_q:
+            process = _fair_fed_avg(
+                model_fn, client_opt, _server_optimizer(config), q=config.fairness_q, **kwargs
+            )
+        elif config.client_schedule == "cosine":
             # TFF keeps the round count in the client-work state: the step follows the rounds, and
             # a resumed run continues on the same schedule.
             process = tff.learning.algorithms.build_weighted_fed_avg_with_optimizer_schedule(

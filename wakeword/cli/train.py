@@ -105,6 +105,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"default {fed.client_schedule})",
     )
     f.add_argument(
+        "--fairness-q",
+        type=float,
+        default=fed.fairness_q,
+        metavar="Q",
+        help="weigh each phone's update by its examples x (its local training loss)^Q, so phones "
+        "the model serves worst (a minority accent) count more: q-FFL-style fairness, Li et al. 2020 "
+        f"(0 = FedAvg's weighting; weighted FedAvg only; default {fed.fairness_q})",
+    )
+    f.add_argument(
         "--client-batch-size",
         type=int,
         default=fed.pipeline.batch_size,
@@ -226,6 +235,7 @@ def _run_federated(args: argparse.Namespace, fleet) -> int:
         client_learning_rate=args.client_learning_rate,
         client_optimizer=args.client_optimizer,
         client_schedule=args.client_schedule,
+        fairness_q=args.fairness_q,
         server_optimizer=args.server_optimizer,
         server_learning_rate=args.server_learning_rate,
         server_momentum=args.server_momentum,
