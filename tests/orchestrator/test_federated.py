@@ -18,11 +18,14 @@ from data_tools.fleet import Fleet
 from orchestrator.federated import (
     FederatedConfig,
     _changed_settings,
+    _fair_fed_avg,
+    _model_fn,
     _settings,
     client_learning_rate_fn,
     cosine_learning_rate,
     dp_epsilon,
     evaluation_sample,
+    fairness_weight,
     sample_clients,
     train_federated,
 )
@@ -79,6 +82,8 @@ def test_server_options_are_checked():
         ({"client_schedule": "step"}, "--client-schedule must be one of"),
         ({"client_schedule": "cosine", "proximal_strength": 0.1}, "weighted FedAvg only"),
         ({"client_schedule": "cosine", "aggregator": "dp"}, "weighted FedAvg only"),
+        ({"fairness_q": -1.0}, "--fairness-q must be >= 0"),
+        ({"fairness_q": 1.0, "aggregator": "dp"}, "--fairness-q works with weighted FedAvg only"),
     ):
         with pytest.raises(ParameterError, match=re.escape(fragment)):
             FederatedConfig(**bad)
@@ -150,6 +155,48 @@ def _fresh_copy(fleet: Fleet, folder: Path) -> Fleet:
 
     shutil.copytree(fleet.root, folder, ignore=shutil.ignore_patterns("cache"))
     return Fleet(folder)
+
+
+def test_fairness_weights_updates_by_examples_times_loss_to_the_q(tff_worker, rng):
+    """One round of the loss-weighted FedAvg equals, on NumPy arrays, the weighted mean of each
+    phone's own update with weights examples x loss^q; with q = 0 it is TFF's weighted FedAvg."""
+    import tensorflow as tf
+    import tensorflow_federated as tff
+
+    np.testing.assert_allclose(fairness_weight(np.array([10.0, 30.0]), np.array([0.5, 0.1]), 2.0), [2.5, 0.3])
+    config = FederatedConfig(model="tiny_cnn", client_epochs=1)
+    window = config.pipeline.window
+    model_fn = _model_fn(config, window)
+    shape = (window.frames, window.features.n_mels)
+
+    def phone(n, label):  # a phone's batches: noise windows, all of one label
+        x = rng.normal(size=(n, *shape)).astype(np.float32)
+        return tf.data.Dataset.from_tensor_slices((x, np.full((n, 1), label, np.float32))).batch(8)
+
+    phones = [phone(16, 1.0), phone(24, 0.0)]
+    client, server = tff.learning.optimizers.build_sgdm(0.1), tff.learning.optimizers.build_sgdm(1.0)
+
+    def one_round(process, data):
+        state = process.initialize()
+        out = process.next(state, data)
+        start = process.get_model_weights(state).trainable
+        new = process.get_model_weights(out.state).trainable
+        return [np.asarray(b) - np.asarray(a) for a, b in zip(start, new)], out.metrics
+
+    q = 1.5
+    fair = _fair_fed_avg(model_fn, client, server, q=q)
+    alone = [one_round(fair, [d]) for d in phones]  # each phone's own update and training loss
+    weights = [fairness_weight(n, m["client_work"]["train"]["loss"], q) for n, (_, m) in zip((16, 24), alone)]
+    expected = [(weights[0] * a + weights[1] * b) / sum(weights) for a, b in zip(alone[0][0], alone[1][0])]
+    losses = [m["client_work"]["train"]["loss"] for _, m in alone]
+    assert abs(np.log(losses[0] / losses[1])) > 0.5  # weights unlike the example counts: a real test
+    for got, want in zip(one_round(fair, phones)[0], expected):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    fed_avg = tff.learning.algorithms.build_weighted_fed_avg(model_fn, client, server)
+    for a, b in zip(
+        one_round(_fair_fed_avg(model_fn, client, server, q=0.0), phones)[0], one_round(fed_avg, phones)[0]
+    ):
+        np.testing.assert_allclose(a, b, atol=1e-6)
 
 
 def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
