@@ -260,7 +260,8 @@ def fairness_weight(examples, loss, q: float):
 def _fair_client_work(model_fn, client_opt, q: float):
     """TFF's model-delta client work (what ``build_weighted_fed_avg`` runs on each phone), with the
     update weighted by :func:`fairness_weight` instead of the example count. The weight is computed
-    on the phone from its own training loss; like the example count, only it leaves the phone."""
+    on the phone from its own training loss and leaves it as the example count would (with the
+    update and the training metrics that FedAvg already reports)."""
     import collections
 
     import tensorflow as tf
