@@ -20,7 +20,7 @@ from device_client.store import PhoneStore
 from wakeword.errors import ParameterError, StoreError
 from wakeword.fileio import atomic_write
 
-__all__ = ["FLEET_FILE", "SPLITS", "Fleet", "PhoneEntry"]
+__all__ = ["FLEET_FILE", "SPLITS", "Fleet", "PhoneEntry", "voice_group"]
 
 FLEET_FORMAT = "wakeword-fleet"
 FLEET_VERSION = 1
@@ -94,6 +94,25 @@ class Fleet:
     def background(self) -> list[PhoneStore]:
         """The stores of long background streams (one stream each); empty if the fleet has none."""
         return [PhoneStore(self.root / rel) for rel in self.description.get("background", [])]
+
+
+def voice_group(info: dict) -> str:
+    """The kind of voice a phone's store holds, from its manifest ``info``: for synthetic phones the
+    engine and, for espeak-ng, its accent (``"espeak-ng en-gb-x-gbcwmd"``, ``"flite"``); for imported
+    or recorded audio the name of its source (a dataset folder's name, ``"recorded"``); ``"other"``
+    when the store does not say.
+
+    Used to report errors by voice group: a model can do well on average and fail one accent.
+    """
+    speaker = info.get("profile", {}).get("speaker", {})
+    engine, voice = speaker.get("engine"), speaker.get("voice", "")
+    if engine == "espeak-ng":
+        return f"espeak-ng {voice.split('+', 1)[0]}"
+    if engine:
+        return str(engine)
+    if info.get("source"):
+        return Path(str(info["source"])).name
+    return "other"
 
 
 def write_fleet_description(root: Path, description: dict) -> None:

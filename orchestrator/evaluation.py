@@ -6,7 +6,8 @@ over it (:mod:`wakeword.scoring`), scores are smoothed, detections counted once 
 validation phones and streams; false rejects and false accepts are then reported on the test
 phones and streams with that threshold. False accepts per hour are counted on the background
 streams and the phones' other speech and noise; hard negatives (partials, sound-alikes: dense,
-adversarial clips) are reported separately as the share of clips accepted, and per phone.
+adversarial clips) are reported separately as the share of clips accepted, per phone, and per
+voice group (espeak-ng accent, flite, imported source): an average can hide one accent that fails.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from data_tools.fleet import Fleet
+from data_tools.fleet import Fleet, voice_group
 from device_client.store import HARD_KINDS, PhoneStore
 from wakeword.detector import DetectorConfig, smooth
 from wakeword.metrics import (
@@ -93,6 +94,17 @@ def score_stores(
     return out
 
 
+def pooled(sets: list[ScoredSet]) -> ScoredSet:
+    """One scored set holding every clip of ``sets`` (e.g. the phones of one voice group)."""
+    out = ScoredSet(hard={k: [] for k in HARD_KINDS})
+    for scored in sets:
+        out.positives += scored.positives
+        out.negatives += scored.negatives
+        for kind, clips in scored.hard.items():
+            out.hard.setdefault(kind, []).extend(clips)
+    return out
+
+
 def summarize(scored: ScoredSet, threshold: float, config: EvalConfig) -> dict:
     """FRR, FA/h and hard-negative accept rates of a scored set at one threshold."""
     th = np.array([threshold])
@@ -124,6 +136,9 @@ def evaluate_fleet(
         progress=progress, label="validation",
     )  # fmt: skip
     test_ids = fleet.phone_ids("test") if split == "test" else fleet.validation_ids()
+    groups: dict[str, list[str]] = {}
+    for phone in test_ids:
+        groups.setdefault(voice_group(fleet.store(phone).info), []).append(phone)
     test_streams = fleet.streams("test") if split == "test" else fleet.streams("validation")
     test = score_stores(
         scorer, [fleet.store(p) for p in test_ids], test_streams, config, progress=progress, label=split
@@ -146,6 +161,13 @@ def evaluate_fleet(
         "test": summarize(test, threshold, config),
         "test_oracle": {"threshold": oracle, **summarize(test, oracle, config)},
         "per_phone": {p: summarize(s, threshold, config) for p, s in test.by_phone.items()},
+        "per_voice_group": {
+            group: {
+                "phones": len(phones),
+                **summarize(pooled([test.by_phone[p] for p in phones]), threshold, config),
+            }
+            for group, phones in sorted(groups.items())
+        },
         "per_stream": {
             name: {
                 "hours": round(sum(n.seconds for n in s.negatives) / 3600, 4),

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from data_tools.check import check
-from data_tools.fleet import Fleet
+from data_tools.fleet import Fleet, voice_group
 from data_tools.profiles import is_held_out_voice
 from data_tools.synth import FleetConfig, synth_fleet
 from tests.helpers import assert_one_line_error, run_wakeword
@@ -78,6 +78,20 @@ def test_held_out_phones_share_no_speaker_with_training(tiny_fleet):
         voice = tiny_fleet.store(phone_id).info["profile"]["speaker"]["voice"]
         split = tiny_fleet.store(phone_id).info["profile"]["split"]
         assert is_held_out_voice(voice) == (split == "test")
+
+
+def test_voice_group_names_the_accent_engine_or_source(tiny_fleet):
+    for phone_id in tiny_fleet.phone_ids():
+        info = tiny_fleet.store(phone_id).info
+        speaker = info["profile"]["speaker"]
+        group = voice_group(info)
+        if speaker["engine"] == "espeak-ng":
+            assert group == "espeak-ng " + speaker["voice"].split("+")[0] and "+" not in group
+        else:
+            assert group == speaker["engine"]
+    assert voice_group({"source": "/data/speech_commands", "speaker": "0a7c2a8d"}) == "speech_commands"
+    assert voice_group({"source": "recorded"}) == "recorded"
+    assert voice_group({}) == "other"
 
 
 def test_deterministic_for_a_seed_whatever_the_jobs(tiny_fleet, tmp_path):

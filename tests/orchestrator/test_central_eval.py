@@ -56,6 +56,12 @@ def test_eval_writes_a_report_and_a_det_plot(central_run, tiny_fleet, tmp_path):
     assert 0 <= report["test"]["frr"] <= 1 and report["test"]["fa_per_hour"] >= 0
     assert set(report["test"]["hard_negative_accept_rate"]) == {"partial", "soundalike"}
     assert list(report["per_phone"]) == tiny_fleet.phone_ids("test")
+    groups = report["per_voice_group"]  # every held-out phone in exactly one group, clips pooled
+    assert sum(g["phones"] for g in groups.values()) == len(tiny_fleet.phone_ids("test"))
+    assert sum(g["positives"] for g in groups.values()) == report["test"]["positives"]
+    (group,) = groups  # the one held-out phone's accent
+    assert group.startswith(("espeak-ng en", "flite")) and groups[group]["frr"] == report["test"]["frr"]
+    assert "voice group" in result.stdout and group in result.stdout
     assert len(report["det_curve"]) > 100
     assert "threshold" in result.stdout and "FRR" in result.stdout
     assert Image.open(tmp_path / "eval" / "det.png").size[0] >= 400

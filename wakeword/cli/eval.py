@@ -3,7 +3,8 @@
 Streams the model over every clip and background stream (window and stride of the detector),
 smooths scores, counts one detection per event. The threshold for --target-fa-per-hour is chosen
 on the validation phones and streams; false rejects (FRR) and false accepts per hour (FA/h) are
-reported on the test phones with it, hard negatives (partials, sound-alikes) separately, per phone.
+reported on the test phones with it, hard negatives (partials, sound-alikes) separately, per voice
+group (espeak-ng accent, flite, imported source) and per phone.
 Writes report.json and det.png (FRR vs FA/h, log axes).
 
 Example:  wakeword eval --model runs/central --fleet runs/fleet
@@ -14,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "FRR at a target FA/h on held-out phones, DET curve, per-phone report"
+HELP = "FRR at a target FA/h on held-out phones, DET curve, per-voice and per-phone report"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -110,6 +111,11 @@ def format_summary(report: dict) -> str:
     ]
     for kind, rate in test["hard_negative_accept_rate"].items():
         lines.append(f"hard negatives: {kind:<12} accepted {rate:.1%} of clips")
+    groups = report.get("per_voice_group", {})
+    if groups:
+        lines.append(f"{'voice group':<28}{'FRR':>8}{'FA/h':>8}{'phones':>8}")
+        for group, row in groups.items():
+            lines.append(f"{group:<28}{row['frr']:>8.1%}{row['fa_per_hour']:>8.2f}{row['phones']:>8}")
     lines.append(f"{'phone':<20}{'FRR':>8}{'FA/h':>8}")
     for phone, row in report["per_phone"].items():
         lines.append(f"{phone:<20}{row['frr']:>8.1%}{row['fa_per_hour']:>8.2f}")
