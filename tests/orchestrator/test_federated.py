@@ -322,6 +322,25 @@ def test_resume_after_kill_9_ends_at_the_same_model(tiny_fleet, tmp_path):
     assert [row.split(",")[0] for row in text[1:]] == ["1", "2", "3", "4"]  # each round once
 
 
+def test_resume_continues_the_client_schedule(tiny_fleet, tmp_path):
+    """TFF keeps the round count of a scheduled client step in its state: a run rolled back to its
+    round-2 checkpoint and resumed must take round 3 at round 3's step, ending where it ended."""
+    config = FederatedConfig(rounds=3, clients_per_round=2, eval_every=3, client_schedule="cosine")
+    run = tmp_path / "run"
+    train_federated(tiny_fleet, run, config, log=lambda _: None)
+    whole = _final_weights(run)
+    checkpoints = run / "checkpoints"
+    latest = json.loads((checkpoints / "latest.json").read_text())
+    (checkpoints / "latest.json").write_text(json.dumps({"round": 2, "history": latest["history"][:2]}))
+    (checkpoints / "round-00003.npz").unlink()
+    (run / "model.keras").unlink()
+    logged: list[str] = []
+    train_federated(tiny_fleet, run, config, resume=True, log=logged.append)
+    assert any("resuming after round 2" in line for line in logged)
+    for a, b in zip(whole, _final_weights(run)):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
 def test_the_server_never_opens_a_phones_data(tiny_fleet, tmp_path):
     script = Path(__file__).with_name("privacy_script.py")
     result = subprocess.run(
