@@ -2,6 +2,7 @@
 
     python -m bench.training central  --fleet runs/fleet-200 [--models tc_resnet,tiny_cnn,ds_cnn] [--epochs N]
     python -m bench.training federated --fleet runs/fleet-200 [--rounds 40]
+    python -m bench.training pretrained --fleet runs/fleet-200
     python -m bench.training dp --fleet runs/fleet-200 [--noise 0.5,1.0]
     python -m bench.training real-speech [--devices 20]
 
@@ -9,6 +10,10 @@ Each trains (or reuses a finished run in runs/bench/ made by the same code: run.
 fingerprint; a run made by other code is moved to runs/bench/stale/ and trained again), evaluates
 on the held-out phones with the threshold chosen on validation for 0.5 FA/h, prints a table and
 writes runs/bench/<name>.json.
+"pretrained" is the best federated recipe so far (docs/BENCHMARKS.md, "Session 8"): the server
+synthesizes a fleet of its own (no phone's audio), trains on it, and the phones fine-tune that model
+in two federated phases (FedAdam 0.01 with 2 local epochs, then small-drift rounds: one local epoch
+in 4 large batches).
 Goals (issues 4 and 5): central FRR <= 5% at <= 0.5 FA/h (goal 3%); federated within 1 point of
 central; a federated round <= 1.5x a central epoch over the same examples.
 """
@@ -81,8 +86,18 @@ def _row(name: str, run: Path, report: dict) -> dict:
         "partial_accept": round(hard.get("partial", float("nan")), 4),
         "soundalike_accept": round(hard.get("soundalike", float("nan")), 4),
         "oracle_frr": round(report["test_oracle"]["frr"], 4),
+        "worst_voice_group": _worst_group(report),
         "epsilon": description.get("dp", {}).get("epsilon"),
     }
+
+
+def _worst_group(report: dict) -> dict | None:
+    """The voice group (e.g. an espeak-ng accent) with the highest FRR, or None for older reports."""
+    groups = report.get("per_voice_group") or {}
+    if not groups:
+        return None
+    name = max(groups, key=lambda g: groups[g]["frr"])
+    return {"group": name, "phones": groups[name]["phones"], "frr": round(groups[name]["frr"], 4)}
 
 
 def _print(rows: list[dict]) -> None:
@@ -128,6 +143,46 @@ def federated(
     history = json.loads((run / "run.json").read_text())["history"]
     row["mean_round_seconds"] = round(sum(h["round_seconds"] for h in history) / len(history), 2)
     return row
+
+
+# The server's own synthetic fleet: 64 phones of the training voice pool (61 train, 3 validate its
+# model), another seed than the phones' fleet; 3 min on 2 cores, 1.8 GB.
+SERVER_PROXY = {"devices": 64, "test_fraction": 0.05, "seed": 2}
+# Federated fine-tuning phases, each starting from the previous model (FederatedConfig overrides).
+FINE_TUNING = (
+    # FedAdam 0.01 decaying, 2 local epochs of batch 32 (F in "Session 7")
+    {"rounds": 120, "server_learning_rate": 0.01, "server_schedule": "cosine"},
+    # small drift: one local epoch in batches of 256 (~4 steps per phone), so that each update is
+    # close to the phone's gradient and a minority accent is not averaged away (R in "Session 8")
+    {"rounds": 120, "client_epochs": 1, "client_batch_size": 256, "client_learning_rate": 0.1,
+     "server_learning_rate": 0.003, "server_schedule": "cosine"},
+)  # fmt: skip
+
+
+def pretrained(fleet_dir: Path, *, jobs: int | None = None) -> list[dict]:
+    """Server pre-training on its own synthetic fleet, then the FINE_TUNING phases on the phones."""
+    from data_tools.fleet import Fleet
+    from data_tools.synth import FleetConfig, synth_fleet
+    from device_client.pipeline import PipelineConfig
+    from orchestrator.central import CentralConfig, train_central
+    from orchestrator.federated import FederatedConfig, train_federated
+
+    fleet = Fleet(fleet_dir)
+    proxy = synth_fleet(FleetConfig(phrase=fleet.phrase, **SERVER_PROXY), OUT / "server-proxy", jobs=jobs)
+    run = OUT / "server-pretrained"
+    if not _finished(run):
+        train_central(proxy, run, CentralConfig())
+    rows = [_row("server pre-trained only", run, _evaluate(run, fleet))]
+    for i, phase in enumerate(FINE_TUNING, start=1):
+        start, run = run, OUT / f"federated-pretrained-{i}"
+        if not _finished(run):
+            resume = (run / "checkpoints" / "latest.json").exists()
+            options = dict(phase)  # the client batch size lives in the data pipeline's settings
+            batch = {"batch_size": options.pop("client_batch_size")} if "client_batch_size" in phase else {}
+            config = FederatedConfig(init_from=str(start), pipeline=PipelineConfig(**batch), **options)
+            train_federated(fleet, run, config, resume=resume)
+        rows.append(_row(f"+ federated phase {i}", run, _evaluate(run, fleet)))
+    return rows
 
 
 def real_speech(devices: int) -> list[dict]:
@@ -224,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("what", choices=("central", "federated", "dp", "real-speech"))
+    parser.add_argument("what", choices=("central", "federated", "pretrained", "dp", "real-speech"))
     parser.add_argument("--fleet", type=Path, default=Path("runs/fleet-200"))
     parser.add_argument("--models", default=DEFAULT_MODELS)
     parser.add_argument("--epochs", type=int, default=None,
@@ -254,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mean round {round_s:.1f} s ({round_phone_epochs} phone-epochs) vs central epoch "
               f"{epoch_s:.1f} s ({central_run['training_phones']} phone-epochs): {round_s / epoch_s:.2f}x "
               f"per round, {per_example:.2f}x per example (goal <= 1.5x)")  # fmt: skip
+    elif args.what == "pretrained":
+        rows = pretrained(args.fleet)
     elif args.what == "dp":
         rows = [
             federated(args.fleet, args.rounds, aggregator="dp", noise=float(n), name=f"federated-dp-{n}")
