@@ -145,8 +145,8 @@ def federated(
     return row
 
 
-# The server's own synthetic fleet: 64 phones of the training voice pool (61 train, 3 validate its
-# model), another seed than the phones' fleet; 3 min on 2 cores, 1.8 GB.
+# The server's own synthetic fleet: 64 phones (61 of the training voice pool, 6 of which validate
+# its model; 3 held out), another seed than the phones' fleet; 3 min on 2 cores, 1.8 GB.
 SERVER_PROXY = {"devices": 64, "test_fraction": 0.05, "seed": 2}
 # Federated fine-tuning phases, each starting from the previous model (FederatedConfig overrides).
 FINE_TUNING = (
