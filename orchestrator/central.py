@@ -23,7 +23,7 @@ from device_client.pipeline import (
     ensure_feature_cache,
 )
 from models import DEFAULT_MODEL, build_model
-from orchestrator.run import describe_run, save_run
+from orchestrator.run import describe_run, load_start_model, save_run
 from wakeword.errors import ParameterError
 
 __all__ = ["CentralConfig", "train_central"]
@@ -39,6 +39,7 @@ class CentralConfig:
     patience: int = 4  # stop after this many epochs without a better validation loss (2nd half only)
     learning_rate: float = 3e-3  # peak Adam learning rate, cosine-decayed to 5% over the epochs
     seed: int = 1  # model initialisation, window positions, shuffling, augmentation
+    init_from: str | None = None  # a run folder whose model training starts from (else seeded init)
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # training augmentation
     pipeline: PipelineConfig = field(
         default_factory=lambda: PipelineConfig(batch_size=64, shuffle_buffer=4096)
@@ -101,12 +102,15 @@ def train_central(
     if not train_ids or not val_ids:
         raise ParameterError(f"{fleet.root}: need at least 2 training phones (one is held for validation)")
     pipe = config.pipeline
-    train_paths = prepare_caches(fleet, train_ids, pipe, progress)
-    val_paths = prepare_caches(fleet, val_ids, pipe, progress)
     window = pipe.window
     classifier = build_model(
         config.model, (window.frames, window.features.n_mels), width=config.width, seed=config.seed
     )
+    if config.init_from:  # checked before any phone computes its features
+        start = load_start_model(config.init_from, model=config.model, width=config.width, window=window)
+        classifier.set_weights(start.get_weights())
+    train_paths = prepare_caches(fleet, train_ids, pipe, progress)
+    val_paths = prepare_caches(fleet, val_ids, pipe, progress)
     optimizer = tf.keras.optimizers.Adam(config.learning_rate)
     classifier.compile(
         optimizer=optimizer,
@@ -117,6 +121,10 @@ def train_central(
 
     history, best, best_weights, waited = [], math.inf, None, 0
     started = time.perf_counter()
+    if config.init_from:  # the starting model is the one to beat (kept if no epoch improves on it)
+        best = classifier.evaluate(val_ds, verbose=0, return_dict=True)["loss"]
+        best_weights = [w.copy() for w in classifier.get_weights()]
+        log(f"epoch   0  --init-from {config.init_from}: val loss {best:.4f}")
     for epoch in range(config.epochs):
         lr = config.learning_rate * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs)))
         optimizer.learning_rate.assign(lr)

@@ -587,17 +587,9 @@ def _initial_weights(config: FederatedConfig, window):
     """The model weights of run ``config.init_from`` (checked against the model being trained)."""
     import tensorflow_federated as tff
 
-    from orchestrator.run import load_run
+    from orchestrator.run import load_start_model
 
-    classifier, description, saved_window = load_run(config.init_from)
-    fresh = build_model(config.model, (window.frames, window.features.n_mels), width=config.width, seed=0)
-    shapes = [tuple(w.shape) for w in fresh.weights]
-    if saved_window != window or [tuple(w.shape) for w in classifier.weights] != shapes:
-        raise ParameterError(
-            f"--init-from {config.init_from}: holds a {description.get('model')} model of width "
-            f"{description.get('width')} on other windows or shapes; this run trains {config.model} of "
-            f"width {config.width}: pass a run made with the same --model and --width"
-        )
+    classifier = load_start_model(config.init_from, model=config.model, width=config.width, window=window)
     return tff.learning.models.ModelWeights(
         trainable=[w.numpy() for w in classifier.trainable_weights],
         non_trainable=[w.numpy() for w in classifier.non_trainable_weights],

@@ -16,11 +16,11 @@ import json
 import os
 from pathlib import Path
 
-from wakeword.errors import WakewordError
+from wakeword.errors import ParameterError, WakewordError
 from wakeword.fileio import atomic_write
 from wakeword.window import WindowConfig
 
-__all__ = ["MODEL_FILE", "RUN_FILE", "code_fingerprint", "load_run", "save_run"]
+__all__ = ["MODEL_FILE", "RUN_FILE", "code_fingerprint", "load_run", "load_start_model", "save_run"]
 
 RUN_FORMAT = "wakeword-run"
 RUN_FILE = "run.json"
@@ -104,3 +104,22 @@ def load_run(root: str | os.PathLike):
             f"{root / MODEL_FILE}: cannot load the model ({str(exc).splitlines()[0]})"
         ) from None
     return classifier, description, WindowConfig.from_dict(description["window"])
+
+
+def load_start_model(root: str | os.PathLike, *, model: str, width: float, window: WindowConfig):
+    """The classifier of run ``root``, to start another run from (``--init-from``).
+
+    Raises ParameterError unless it is a ``model`` of ``width`` on ``window`` (same weight shapes).
+    """
+    from models import build_model
+
+    classifier, description, saved_window = load_run(root)
+    fresh = build_model(model, (window.frames, window.features.n_mels), width=width, seed=0)
+    shapes = [tuple(w.shape) for w in fresh.weights]
+    if saved_window != window or [tuple(w.shape) for w in classifier.weights] != shapes:
+        raise ParameterError(
+            f"--init-from {root}: holds a {description.get('model')} model of width "
+            f"{description.get('width')} on other windows or shapes; this run trains {model} of "
+            f"width {width}: pass a run made with the same --model and --width"
+        )
+    return classifier

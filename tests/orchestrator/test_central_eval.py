@@ -45,6 +45,23 @@ def test_benchmarks_retrain_a_run_made_by_other_code(central_run, tmp_path, monk
     assert not run.exists() and (tmp_path / "stale" / "central-tc_resnet-0123456789ab" / "run.json").exists()
 
 
+def test_central_init_from_starts_at_a_saved_model(central_run, tiny_fleet, tmp_path):
+    """Central fine-tuning from a run: with a step too small to move it, it keeps that model (the
+    starting model is the best so far); a model of another width is refused before any work."""
+    out = tmp_path / "fine"
+    args = ("train", "--central", "--fleet", tiny_fleet.root, "--init-from", central_run, "--epochs", "1")
+    result = run_wakeword(*args, "--out", out, "--learning-rate", "1e-12")
+    assert result.code == 0, result.stderr[-2000:]
+    assert "--init-from" in result.stdout + result.stderr
+    start, fine = load_run(central_run)[0], load_run(out)[0]
+    for a, b in zip(start.get_weights(), fine.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert load_run(out)[1]["settings"]["init_from"] == str(central_run)
+    wide = run_wakeword(*args, "--out", tmp_path / "wide", "--width", "1.5")
+    assert_one_line_error(wide, "same --model and --width")
+    assert not (tmp_path / "wide").exists()
+
+
 def test_eval_writes_a_report_and_a_det_plot(central_run, tiny_fleet, tmp_path):
     result = run_wakeword(
         "eval", "--model", central_run, "--fleet", tiny_fleet.root, "--out", tmp_path / "eval"

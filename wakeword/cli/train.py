@@ -45,6 +45,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--width", type=float, default=1.0, help="channel multiplier of the model (default 1.0)"
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        metavar="RUN",
+        help="start from RUN's model instead of a seeded initialisation (same --model and --width), "
+        "e.g. a model the server pre-trained on audio it holds itself; federated rounds (or central "
+        "epochs) then fine-tune it",
+    )
     group = parser.add_argument_group("centralized training (--central)")
     group.add_argument(
         "--epochs",
@@ -195,13 +203,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"dp: L2 clip of each update (default {fed.dp_clip})",
     )
     f.add_argument(
-        "--init-from",
-        type=Path,
-        metavar="RUN",
-        help="start from RUN's model instead of a seeded initialisation (same --model and --width), "
-        "e.g. a model the server pre-trained on audio it holds itself; federated rounds then fine-tune it",
-    )
-    f.add_argument(
         "--resume",
         action="store_true",
         help="continue an interrupted run from its last checkpoint (same settings)",
@@ -286,6 +287,7 @@ def _run_central(args: argparse.Namespace, fleet) -> int:
         patience=args.patience,
         learning_rate=args.learning_rate,
         seed=args.seed,
+        init_from=str(args.init_from) if args.init_from else None,
         augment=AugmentConfig.none() if args.no_augment else AugmentConfig(),
     )
     with ProgressBars() as bars:
