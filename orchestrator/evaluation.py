@@ -42,6 +42,9 @@ class EvalConfig:
     target_fa_per_hour: float = 0.5  # the operating point: at most this many false accepts per hour
     detector: DetectorConfig = field(default_factory=DetectorConfig)  # smoothing and refractory
     accept_after_s: float = 1.0  # a detection up to this long after the phrase ends still counts
+    # FA/h budgets at which the report also reads the test DET curve (threshold chosen on the test
+    # data): one point at 0.5 FA/h rests on a few false accepts, a few points show the curve
+    oracle_budgets: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0)
 
 
 @dataclass
@@ -121,6 +124,22 @@ def summarize(scored: ScoredSet, threshold: float, config: EvalConfig) -> dict:
     }
 
 
+def oracle_by_budget(frr: np.ndarray, fa: np.ndarray, budgets: tuple[float, ...]) -> dict:
+    """The lowest FRR at each FA/h budget along a DET curve (``frr``, ``fa`` over ``THRESHOLDS``).
+
+    Returns ``{"0.5": {"threshold": t, "frr": r, "fa_per_hour": a}, ...}`` (JSON keys).
+    """
+    out = {}
+    for budget in budgets:
+        i = int(np.searchsorted(THRESHOLDS, operating_point(fa, THRESHOLDS, budget)))
+        out[f"{budget:g}"] = {
+            "threshold": float(THRESHOLDS[i]),
+            "frr": float(frr[i]),
+            "fa_per_hour": float(fa[i]),
+        }
+    return out
+
+
 def evaluate_fleet(
     scorer: Callable[[np.ndarray], np.ndarray],
     fleet: Fleet,
@@ -160,6 +179,7 @@ def evaluate_fleet(
         "validation": summarize(val, threshold, config),
         "test": summarize(test, threshold, config),
         "test_oracle": {"threshold": oracle, **summarize(test, oracle, config)},
+        "test_oracle_by_budget": oracle_by_budget(test_frr, test_fa, config.oracle_budgets),
         "per_phone": {p: summarize(s, threshold, config) for p, s in test.by_phone.items()},
         "per_voice_group": {
             group: {

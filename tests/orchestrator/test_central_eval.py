@@ -73,6 +73,10 @@ def test_eval_writes_a_report_and_a_det_plot(central_run, tiny_fleet, tmp_path):
     assert 0 <= report["test"]["frr"] <= 1 and report["test"]["fa_per_hour"] >= 0
     assert set(report["test"]["hard_negative_accept_rate"]) == {"partial", "soundalike"}
     assert list(report["per_phone"]) == tiny_fleet.phone_ids("test")
+    budgets = report["test_oracle_by_budget"]  # the test DET curve read at a few FA/h budgets
+    assert list(budgets) == ["0.5", "1", "2", "5"] and budgets["0.5"]["frr"] == report["test_oracle"]["frr"]
+    assert [b["frr"] for b in budgets.values()] == sorted((b["frr"] for b in budgets.values()), reverse=True)
+    assert "oracle FRR by budget" in result.stdout
     groups = report["per_voice_group"]  # every held-out phone in exactly one group, clips pooled
     assert sum(g["phones"] for g in groups.values()) == len(tiny_fleet.phone_ids("test"))
     assert sum(g["positives"] for g in groups.values()) == report["test"]["positives"]
@@ -113,3 +117,20 @@ def test_eval_errors(tiny_fleet, tmp_path):
     assert_one_line_error(
         run_wakeword("eval", "--model", tmp_path / "none", "--fleet", tiny_fleet.root), "no such run"
     )
+
+
+def test_oracle_by_budget_reads_the_det_curve_at_each_budget():
+    from orchestrator.evaluation import oracle_by_budget
+    from wakeword.metrics import THRESHOLDS
+
+    n = len(THRESHOLDS)
+    fa = np.linspace(10, 0, n)  # false accepts fall and false rejects rise with the threshold
+    frr = np.linspace(0, 1, n)
+    out = oracle_by_budget(frr, fa, (5.0, 0.5, -1.0))
+    assert list(out) == ["5", "0.5", "-1"]
+    # the lowest threshold with fa <= budget: 10 - 10 i / (n - 1) <= 5 first at i = ceil((n - 1) / 2)
+    i = int(np.ceil((n - 1) / 2))
+    assert out["5"] == {"threshold": THRESHOLDS[i], "frr": frr[i], "fa_per_hour": fa[i]}
+    i = int(np.ceil(0.95 * (n - 1)))
+    assert out["0.5"]["frr"] == frr[i] and out["0.5"]["fa_per_hour"] <= 0.5 < fa[i - 1]
+    assert out["-1"]["threshold"] == THRESHOLDS[-1]  # no threshold meets it: the highest one

@@ -109,6 +109,10 @@ def format_summary(report: dict) -> str:
         f"{test['positives']:>11}{test['negative_hours']:>12.2f}",
         f"{split + ' (oracle threshold)':<28}{oracle['frr']:>8.1%}{oracle['fa_per_hour']:>8.2f}",
     ]
+    budgets = report.get("test_oracle_by_budget", {})
+    if budgets:
+        cells = ", ".join(f"{row['frr']:.1%} at {b} FA/h" for b, row in budgets.items())
+        lines.append(f"{split} oracle FRR by budget: {cells}")
     for kind, rate in test["hard_negative_accept_rate"].items():
         lines.append(f"hard negatives: {kind:<12} accepted {rate:.1%} of clips")
     groups = report.get("per_voice_group", {})
