@@ -195,7 +195,7 @@ def pretrained(fleet_dir: Path, *, jobs: int | None = None) -> list[dict]:
         train_central(fleet, run, config)
     rows.append(_row("+ central fine-tuning", run, _evaluate(run, fleet)))
     rows.extend(central(fleet_dir, ["tc_resnet"]))  # from scratch: the central baseline
-    for row in rows[1:]:
+    for row in rows[2:]:  # each other training against the federated one
         row["frr_minus_federated"] = round(row["frr"] - rows[1]["frr"], 4)
         row["oracle_frr_minus_federated"] = round(row["oracle_frr"] - rows[1]["oracle_frr"], 4)
     return rows
