@@ -14,7 +14,7 @@ import numpy as np
 
 from data_tools.acoustics import NOISE_KINDS, MicProfile, NoiseProfile, RoomProfile
 
-__all__ = ["PhoneProfile", "SpeakerProfile", "sample_profiles", "voice_pool"]
+__all__ = ["PhoneProfile", "SpeakerProfile", "kokoro_pool", "sample_profiles", "voice_pool"]
 
 ESPEAK_ACCENTS = (
     "en-us",
@@ -34,18 +34,35 @@ ESPEAK_VARIANTS = (
     "Alex", "Alicia", "Andrea", "Denis", "Gene", "Hugo", "Jacky", "Lee", "Michael", "Mike",
 )  # fmt: skip
 FLITE_SPEAKERS = ("kal", "kal16", "awb", "rms", "slt")
+# Kokoro's styles (kokoro-js 1.2.1): a = American, b = British English; the others are voices of
+# other languages reading English phonemes, i.e. accented English.
+KOKORO_STYLES = (
+    "af_alloy", "af_aoede", "af_bella", "af_heart", "af_jessica", "af_kore", "af_nicole", "af_nova",
+    "af_river", "af_sarah", "af_sky", "am_adam", "am_echo", "am_eric", "am_fenrir", "am_liam",
+    "am_michael", "am_onyx", "am_puck", "am_santa", "bf_alice", "bf_emma", "bf_isabella", "bf_lily",
+    "bm_daniel", "bm_fable", "bm_george", "bm_lewis", "ef_dora", "em_alex", "em_santa", "ff_siwis",
+    "hf_alpha", "hf_beta", "hm_omega", "hm_psi", "if_sara", "im_nicola", "jf_alpha", "jf_gongitsune",
+    "jf_nezumi", "jf_tebukuro", "jm_kumo", "pf_dora", "pm_alex", "pm_santa", "zf_xiaobei",
+    "zf_xiaoni", "zf_xiaoxiao", "zf_xiaoyi", "zm_yunjian", "zm_yunxi", "zm_yunxia", "zm_yunyang",
+)  # fmt: skip
 HELD_OUT_FRACTION = 0.25  # share of voices reserved for held-out (test) phones
+# Owners' engines: Kokoro blends sound most like people, so they are half the fleet; Piper's one
+# voice ("joe") owns training phones only (a held-out phone must be an unheard voice).
+KOKORO_SHARE = 0.5
+PIPER_SHARE = 0.05  # of training phones
+BLEND_SIZES = (1, 2, 3)  # Kokoro styles mixed into one new timbre
+BLEND_SIZE_P = (0.3, 0.5, 0.2)
 
 
 @dataclass(frozen=True)
 class SpeakerProfile:
     """One synthetic person."""
 
-    engine: str  # "espeak-ng" or "flite"
-    voice: str  # espeak-ng "accent+variant" or a flite voice
-    rate: int  # words per minute (espeak-ng); flite speed comes from speed_factor
+    engine: str  # "espeak-ng", "flite", "kokoro" or "piper"
+    voice: str  # espeak-ng "accent+variant", a flite voice, a Kokoro blend ("a:0.6,b:0.4") or "joe"
+    rate: int  # words per minute (espeak-ng; Kokoro and Piper: rate/160 of their normal speed)
     pitch: int  # 0-99 (espeak-ng)
-    speed_factor: float  # resampling factor applied to flite output (tempo and pitch together)
+    speed_factor: float  # resampling factor applied to flite, Kokoro and Piper output (tempo and pitch together)
 
 
 @dataclass(frozen=True)
@@ -71,11 +88,47 @@ def voice_pool(split: str) -> list[tuple[str, str]]:
     return [v for v in voices if is_held_out_voice(v[1]) == (split == "test")]
 
 
+def kokoro_pool(split: str) -> list[str]:
+    """Kokoro styles a phone of ``split`` may blend (held out by the same hash as the other timbres)."""
+    return [v for v in KOKORO_STYLES if _hashed_out(v) == (split == "test")]
+
+
+def _kokoro_blend(split: str, rng: np.random.Generator) -> str:
+    """A new timbre: 1-3 of the split's Kokoro styles with random weights (two decimals)."""
+    pool = kokoro_pool(split)
+    size = int(rng.choice(BLEND_SIZES, p=BLEND_SIZE_P))
+    names = [pool[i] for i in rng.choice(len(pool), size=size, replace=False)]
+    weights = np.round(rng.dirichlet(np.full(size, 2.0)), 2)
+    weights[-1] = round(1.0 - float(weights[:-1].sum()), 2)
+    if size == 1 or float(weights.min()) <= 0:
+        return names[int(np.argmax(weights))]
+    return ",".join(f"{n}:{w:.2f}" for n, w in zip(names, weights))
+
+
+def _owner_voice(split: str, k: int, pools: dict, orders: dict, rng: np.random.Generator) -> tuple[str, str]:
+    roll = rng.uniform()
+    if roll < KOKORO_SHARE:
+        return "kokoro", _kokoro_blend(split, rng)
+    if split == "train" and roll < KOKORO_SHARE + PIPER_SHARE:
+        return "piper", "joe"
+    pool = pools[split]
+    return pool[orders[split][k % len(pool)]]
+
+
 def is_held_out_voice(voice: str) -> bool:
     """Whether a voice belongs to the held-out pool: decided by its timbre (the espeak-ng variant
-    after "+", or the flite voice), so a held-out timbre never appears in training in another accent.
+    after "+", the flite voice, each Kokoro style of a blend), so a held-out timbre never appears in
+    training in another accent or blend. Piper's voice is a training voice.
     """
-    timbre = voice.split("+", 1)[-1]
+    if voice == "joe":  # Piper's only voice owns training phones alone
+        return False
+    styles = [item.split(":", 1)[0] for item in voice.split(",")]
+    if all(style in KOKORO_STYLES for style in styles):  # a Kokoro blend: held out iff all its styles are
+        return all(_hashed_out(style) for style in styles)
+    return _hashed_out(voice.split("+", 1)[-1])
+
+
+def _hashed_out(timbre: str) -> bool:
     digest = hashlib.sha256(f"wakeword-voice:{timbre}".encode()).digest()
     return int.from_bytes(digest[:4], "big") / 2**32 < HELD_OUT_FRACTION
 
@@ -85,8 +138,10 @@ def sample_profiles(
 ) -> list[PhoneProfile]:
     """Draw ``n_phones`` phone profiles; the last ``test_phones`` are held out.
 
-    Voices are drawn without replacement within each pool while it lasts (then with, but with a
-    different rate and pitch, i.e. another person with a similar voice).
+    About half the owners are new Kokoro timbres (blends of the split's styles), a few training
+    owners are Piper's voice, and the rest are espeak-ng and flite voices drawn without replacement
+    within each pool while it lasts (then with, but with a different rate and pitch, i.e. another
+    person with a similar voice).
     """
     profiles = []
     pools = {split: voice_pool(split) for split in ("train", "test")}
@@ -94,7 +149,7 @@ def sample_profiles(
     for i in range(n_phones):
         split = "test" if i >= n_phones - test_phones else "train"
         k = i if split == "train" else i - (n_phones - test_phones)
-        engine, voice = pools[split][orders[split][k % len(pools[split])]]
+        engine, voice = _owner_voice(split, k, pools, orders, rng)
         speaker = SpeakerProfile(
             engine=engine,
             voice=voice,

@@ -27,7 +27,7 @@ from data_tools import acoustics as ac
 from data_tools.fleet import FLEET_FILE, Fleet, write_fleet_description
 from data_tools.profiles import PhoneProfile, sample_profiles
 from data_tools.text import normalize_phrase, partials, random_sentence, soundalikes
-from data_tools.tts import SynthesisError, Voice, phonemes, synthesize
+from data_tools.tts import NEURAL_ENGINES, SynthesisError, Voice, phonemes, synthesize
 from device_client.store import PhoneStore
 from wakeword.audio import resample, trim_silence
 from wakeword.constants import SAMPLE_RATE
@@ -39,6 +39,13 @@ _SENTENCE_PREFIXES = ("okay", "so", "um", "tell me", "I said", "please")
 _SENTENCE_SUFFIXES = ("what time is it", "play some music", "turn on the lights", "set a timer",
                       "call my mother", "what is the weather like", "")  # fmt: skip
 BABBLE_VOICES = 4  # overlapping speakers in "babble" noise
+# Kokoro costs about 1 s per second of speech on one core, so a neural owner says each text a few
+# times and the takes are reused, each time with another tempo/pitch, level, room position and noise.
+NEURAL_PHRASE_TAKES = 4  # distinct takes of the phrase by a neural owner
+NEURAL_OWNER_SENTENCES = 2  # distinct short commands ("set a timer") by a neural owner
+NEURAL_HARD_TEXTS = 3  # distinct partials and sound-alikes (each kind) by a neural owner
+OWNER_SPEECH_EVERY = 4  # a neural owner says 1 in 4 of the phone's speech clips; other people the rest
+PIPER_OTHER_SHARE = 0.3  # of other people talking (babble, background, streams): Piper's voice
 
 
 @dataclass(frozen=True)
@@ -99,9 +106,15 @@ class FleetConfig:
 class _PhoneSynth:
     """Makes one phone's clips: its voice, in its room, through its microphone, in its noise."""
 
-    def __init__(self, profile: PhoneProfile, rng: np.random.Generator, *, bed_seconds: float = 20.0) -> None:
+    def __init__(
+        self, profile: PhoneProfile, rng: np.random.Generator, *, bed_seconds: float = 20.0, phrase: str = ""
+    ) -> None:
         self.profile = profile
+        self.phrase = phrase  # a neural owner's phrase gets NEURAL_PHRASE_TAKES distinct takes
         self.rng = rng
+        self.neural = profile.speaker.engine in NEURAL_ENGINES
+        self._takes: dict[str, list[np.ndarray]] = {}  # a neural owner's takes by text
+        self.sentences: list[str] = []  # a neural owner's own sentences (the rest: other people)
         self.rir = ac.make_rir(profile.room)
         self.sos = ac.mic_filter(profile.mic)
         babble = None
@@ -113,17 +126,38 @@ class _PhoneSynth:
         self.bed = ac.noise_bed(profile.noise.kind, bed_seconds, rng, babble_voices=babble)
 
     def speak(self, text: str, *, jitter: bool = True, voice: Voice | None = None) -> np.ndarray:
-        """Dry speech of ``text`` in this phone's voice (with take-to-take variation)."""
+        """Dry speech of ``text`` in this phone's voice (with take-to-take variation), or in
+        another person's ``voice``."""
         sp = self.profile.speaker
+        factor = float(self.rng.uniform(0.9, 1.1))  # another person: their own tempo and pitch
         if voice is None:
+            factor = sp.speed_factor * (self.rng.uniform(0.95, 1.05) if jitter else 1.0)
+            if self.neural:
+                return _tempo(self._neural_take(text), factor)
             rate = int(np.clip(sp.rate * (self.rng.uniform(0.9, 1.1) if jitter else 1.0), 80, 450))
             pitch = int(np.clip(sp.pitch + (self.rng.integers(-6, 7) if jitter else 0), 0, 99))
             voice = Voice(sp.engine, sp.voice, rate, pitch)
         audio = trim_silence(synthesize(text, voice=voice))
-        if voice.engine == "flite":
-            factor = sp.speed_factor * (self.rng.uniform(0.95, 1.05) if jitter else 1.0)
-            audio = resample(audio, orig_sr=SAMPLE_RATE, target_sr=round(SAMPLE_RATE / factor))
-        return audio
+        return _tempo(audio, factor) if voice.engine in RESAMPLED_ENGINES else audio
+
+    def _neural_take(self, text: str) -> np.ndarray:
+        """One of the owner's few takes of ``text``: a new one while there are fewer than the
+        limit, else a reused one."""
+        takes = self._takes.setdefault(text, [])
+        if len(takes) < (NEURAL_PHRASE_TAKES if text == self.phrase else 1):
+            sp = self.profile.speaker
+            rate = int(np.clip(sp.rate * self.rng.uniform(0.9, 1.1), 80, 300)) if takes else sp.rate
+            takes.append(trim_silence(synthesize(text, voice=Voice(sp.engine, sp.voice, rate, sp.pitch))))
+            return takes[-1]
+        return takes[int(self.rng.integers(len(takes)))]
+
+    def owner_sentence(self) -> str:
+        """A short command the neural owner says (one of a few, reused)."""
+        if not self.sentences:
+            commands = [c for c in _SENTENCE_SUFFIXES if c]
+            picks = self.rng.choice(len(commands), size=NEURAL_OWNER_SENTENCES, replace=False)
+            self.sentences = [commands[i] for i in picks]
+        return self.sentences[int(self.rng.integers(len(self.sentences)))]
 
     def place(
         self, dry: np.ndarray, *, snr_db: float | None = None
@@ -160,6 +194,14 @@ class _PhoneSynth:
         return _limit(clip.astype(np.float32))
 
 
+RESAMPLED_ENGINES = ("flite", "kokoro", "piper")  # engines whose tempo/pitch come from resampling
+
+
+def _tempo(audio: np.ndarray, factor: float) -> np.ndarray:
+    """Speech ``factor`` times faster and higher (resampled; 1.0 unchanged)."""
+    return resample(audio, orig_sr=SAMPLE_RATE, target_sr=round(SAMPLE_RATE / factor))
+
+
 def _limit(clip: np.ndarray) -> np.ndarray:
     peak = float(np.max(np.abs(clip)))
     return clip * (0.99 / peak) if peak > 0.99 else clip
@@ -170,6 +212,8 @@ def _other_voice(rng: np.random.Generator, split: str = "test") -> Voice:
     training phone's background never holds a held-out voice)."""
     from data_tools.profiles import voice_pool
 
+    if rng.uniform() < PIPER_OTHER_SHARE:
+        return Voice("piper", "joe", int(rng.integers(130, 190)))
     pool = [v for v in voice_pool(split) if v[0] == "espeak-ng"]
     engine, name = pool[rng.integers(len(pool))]
     return Voice(engine, name, int(rng.integers(130, 190)), int(rng.integers(20, 80)))
@@ -183,7 +227,7 @@ def synth_phone(config: FleetConfig, profile: PhoneProfile, index: int, folder: 
     """Synthesize one phone's store into ``folder`` (which must not hold a store). Returns the clip count."""
     rng = _phone_rng(config.seed, index)
     phrase = normalize_phrase(config.phrase)
-    synth = _PhoneSynth(profile, rng)
+    synth = _PhoneSynth(profile, rng, phrase=phrase)
     store = PhoneStore.create(
         folder, phone_id=profile.phone_id, info={"profile": profile.to_json(), "source": "synthetic"}
     )
@@ -221,14 +265,22 @@ def synth_phone(config: FleetConfig, profile: PhoneProfile, index: int, folder: 
                 )
         for kind, count in (("partial", config.partials), ("soundalike", config.soundalikes)):
             texts = hard[kind] or hard["soundalike"]  # a one-syllable phrase has no parts
+            texts = texts[:NEURAL_HARD_TEXTS] if synth.neural else texts
             for i in range(count):
                 text = texts[i % len(texts)]
                 clip, _ = synth.place(synth.speak(text))
                 store.add(clip, label="negative", kind=kind, text=text, clip_id=f"{kind}-{i:04d}", **common)
+        others = [_other_voice(rng, profile.split) for _ in range(3)] if synth.neural else []
         for i in range(config.speech):
-            text = random_sentence(rng, avoid=phrase)
-            clip, _ = synth.place(synth.speak(text))
-            store.add(clip, label="negative", kind="speech", text=text, clip_id=f"speech-{i:04d}", **common)
+            if synth.neural and i % OWNER_SPEECH_EVERY:  # someone else talking near the phone
+                text = random_sentence(rng, avoid=phrase)
+                clip, _ = synth.place(synth.speak(text, voice=others[i % len(others)]))
+                meta = {**common, "speaker": "other"}
+            else:
+                text = synth.owner_sentence() if synth.neural else random_sentence(rng, avoid=phrase)
+                clip, _ = synth.place(synth.speak(text))
+                meta = common
+            store.add(clip, label="negative", kind="speech", text=text, clip_id=f"speech-{i:04d}", **meta)
         for i in range(config.noise):
             store.add(
                 synth.noise_clip(),
@@ -245,14 +297,20 @@ def synth_phone(config: FleetConfig, profile: PhoneProfile, index: int, folder: 
 
 def _in_sentence(synth: _PhoneSynth, phrase: str) -> tuple[np.ndarray, tuple[float, float], str]:
     rng = synth.rng
-    prefix = _SENTENCE_PREFIXES[rng.integers(len(_SENTENCE_PREFIXES))]
-    suffix = _SENTENCE_SUFFIXES[rng.integers(len(_SENTENCE_SUFFIXES))]
-    parts = [synth.speak(prefix), synth.speak(phrase)] + ([synth.speak(suffix)] if suffix else [])
+    if synth.neural:  # the owner's own sentence before or after the phrase (no new takes)
+        prefix, suffix = synth.owner_sentence(), ""
+        if rng.uniform() < 0.5:
+            prefix, suffix = "", prefix
+    else:
+        prefix = _SENTENCE_PREFIXES[rng.integers(len(_SENTENCE_PREFIXES))]
+        suffix = _SENTENCE_SUFFIXES[rng.integers(len(_SENTENCE_SUFFIXES))]
+    parts = ([synth.speak(prefix)] if prefix else []) + [synth.speak(phrase)]
+    parts += [synth.speak(suffix)] if suffix else []
     gaps = [np.zeros(int(rng.uniform(0.05, 0.15) * SAMPLE_RATE), np.float32) for _ in parts]
-    start = (parts[0].size + gaps[0].size) / SAMPLE_RATE
+    start = (parts[0].size + gaps[0].size) / SAMPLE_RATE if prefix else 0.0
     dry = np.concatenate([x for pair in zip(parts, gaps) for x in pair])
     clip, (lead, _) = synth.place(dry)
-    span = (lead + start, lead + start + parts[1].size / SAMPLE_RATE)
+    span = (lead + start, lead + start + parts[1 if prefix else 0].size / SAMPLE_RATE)
     return clip, span, " ".join(t for t in (prefix, phrase, suffix) if t)
 
 

@@ -1,11 +1,17 @@
-"""Offline speech synthesis with espeak-ng and flite (Debian packages installed by ``make setup``).
+"""Offline speech synthesis: espeak-ng and flite (Debian packages) and the neural voices Kokoro and
+Piper (:mod:`data_tools.neural_tts`, files installed by ``make setup``).
 
-Each call runs the engine in a subprocess, reads its WAV output and returns 16 kHz mono float32.
+espeak-ng and flite run in a subprocess; Kokoro and Piper run in-process with onnxruntime, and their
+takes are cached on disk (``$WAKEWORD_TTS_CACHE``, default ``~/.cache/wakeword/tts``): they are
+deterministic and Kokoro is slow (about 1 s per second of speech on one core). Every call returns
+16 kHz mono float32.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -18,9 +24,12 @@ from wakeword.audio import load_audio
 from wakeword.constants import SAMPLE_RATE
 from wakeword.errors import AudioError, ParameterError, WakewordError
 
-__all__ = ["ENGINES", "SynthesisError", "Voice", "phonemes", "synthesize"]
+__all__ = ["ENGINES", "NEURAL_ENGINES", "SynthesisError", "Voice", "phonemes", "synthesize"]
 
-ENGINES = ("espeak-ng", "flite")
+ENGINES = ("espeak-ng", "flite", "kokoro", "piper")
+NEURAL_ENGINES = ("kokoro", "piper")  # run in-process; output cached on disk
+CACHE_ENV = "WAKEWORD_TTS_CACHE"
+_CACHE_VERSION = 1  # bump when the neural synthesis changes its output
 FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
 
 
@@ -32,9 +41,11 @@ class SynthesisError(WakewordError):
 class Voice:
     """One synthetic speaker."""
 
-    engine: str = "espeak-ng"  # "espeak-ng" or "flite"
-    name: str = "en-us"  # espeak-ng voice[+variant] (e.g. "en-gb+f3") or a flite voice ("slt")
-    rate: int = 160  # words per minute (espeak-ng only; flite uses its own rate)
+    engine: str = "espeak-ng"  # one of ENGINES
+    # espeak-ng voice[+variant] ("en-gb+f3"), a flite voice ("slt"), a Kokoro style or blend
+    # ("af_heart", "af_heart:0.7,bm_george:0.3") or "joe" (Piper)
+    name: str = "en-us"
+    rate: int = 160  # words per minute (espeak-ng; Kokoro and Piper speak at rate/160 of normal)
     pitch: int = 50  # 0-99 (espeak-ng only)
 
     def __post_init__(self) -> None:
@@ -42,6 +53,12 @@ class Voice:
             raise ParameterError(f"engine must be one of {ENGINES}, got {self.engine!r}")
         if self.engine == "flite" and self.name not in FLITE_VOICES:
             raise ParameterError(f"flite voice must be one of {FLITE_VOICES}, got {self.name!r}")
+        if self.engine == "piper" and self.name != "joe":
+            raise ParameterError(f"the Piper voice is 'joe', got {self.name!r}")
+        if self.engine == "kokoro":
+            from data_tools.neural_tts import parse_blend
+
+            parse_blend(self.name)
         if not 80 <= self.rate <= 450:
             raise ParameterError(f"rate must be 80-450 words per minute, got {self.rate}")
         if not 0 <= self.pitch <= 99:
@@ -90,6 +107,8 @@ def synthesize(text: str, *, voice: Voice | None = None, sample_rate: int = SAMP
     voice = voice if voice is not None else Voice()
     if not text or not text.strip():
         raise SynthesisError("empty text: give the words to speak")
+    if voice.engine in NEURAL_ENGINES:
+        return _neural(text, voice, sample_rate)
     if shutil.which(voice.engine) is None:
         raise SynthesisError(
             f"{voice.engine} is not installed: run `make setup` (Debian package {voice.engine})"
@@ -112,6 +131,38 @@ def synthesize(text: str, *, voice: Voice | None = None, sample_rate: int = SAMP
                 f"{text!r} synthesizes to no usable audio with {voice.engine} ({exc.problem}); "
                 "use words the engine can pronounce"
             ) from None
+
+
+def _cache_path(text: str, voice: Voice, sample_rate: int) -> Path:
+    root = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "wakeword" / "tts")
+    key = repr((_CACHE_VERSION, voice.engine, voice.name, voice.rate, text, sample_rate))
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return root / digest[:2] / f"{digest}.npy"
+
+
+def _neural(text: str, voice: Voice, sample_rate: int) -> np.ndarray:
+    """Kokoro or Piper, read from the disk cache when this take was made before."""
+    from data_tools import neural_tts
+
+    path = _cache_path(text, voice, sample_rate)
+    if path.is_file():
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)  # a corrupt cache entry is made again
+    if voice.engine == "kokoro":
+        audio = neural_tts.kokoro(text, voice=voice.name, speed=min(2.0, voice.rate / 160), sample_rate=sample_rate)
+    else:
+        audio = neural_tts.piper(text, length_scale=160 / voice.rate, sample_rate=sample_rate)
+    if audio.size < sample_rate // 20 or not np.any(np.abs(audio) > 1e-3):
+        raise SynthesisError(f"{text!r} synthesizes to no usable audio with {voice.engine} {voice.name!r}")
+    audio = audio.astype(np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, audio, allow_pickle=False)
+    os.replace(tmp, path)
+    return audio
 
 
 @functools.lru_cache(maxsize=4096)  # the same phrase's variants are checked for every phone
