@@ -16,8 +16,8 @@ import subprocess
 import numpy as np
 
 from data_tools.voice_assets import (
-    REINSTALL,
     KOKORO_STYLE_ROWS,
+    REINSTALL,
     VoiceAssetError,
     kokoro_model_path,
     kokoro_styles,

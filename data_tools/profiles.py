@@ -62,7 +62,8 @@ class SpeakerProfile:
     voice: str  # espeak-ng "accent+variant", a flite voice, a Kokoro blend ("a:0.6,b:0.4") or "joe"
     rate: int  # words per minute (espeak-ng; Kokoro and Piper: rate/160 of their normal speed)
     pitch: int  # 0-99 (espeak-ng)
-    speed_factor: float  # resampling factor applied to flite, Kokoro and Piper output (tempo and pitch together)
+    # resampling factor applied to flite, Kokoro and Piper output (tempo and pitch together)
+    speed_factor: float
 
 
 @dataclass(frozen=True)

