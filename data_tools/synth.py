@@ -14,6 +14,7 @@ phones.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import multiprocessing
 import os
 import shutil
@@ -41,11 +42,29 @@ _SENTENCE_SUFFIXES = ("what time is it", "play some music", "turn on the lights"
 BABBLE_VOICES = 4  # overlapping speakers in "babble" noise
 # Kokoro costs about 1 s per second of speech on one core, so a neural owner says each text a few
 # times and the takes are reused, each time with another tempo/pitch, level, room position and noise.
-NEURAL_PHRASE_TAKES = 4  # distinct takes of the phrase by a neural owner
-NEURAL_OWNER_SENTENCES = 2  # distinct short commands ("set a timer") by a neural owner
-NEURAL_HARD_TEXTS = 3  # distinct partials and sound-alikes (each kind) by a neural owner
+NEURAL_PHRASE_TAKES = 3  # distinct takes of the phrase by a neural owner
+NEURAL_OWNER_SENTENCES = 1  # distinct short commands ("set a timer") by a neural owner
+NEURAL_HARD_TEXTS = 2  # distinct partials and sound-alikes (each kind) by a neural owner
 OWNER_SPEECH_EVERY = 4  # a neural owner says 1 in 4 of the phone's speech clips; other people the rest
 PIPER_OTHER_SHARE = 0.3  # of other people talking (babble, background, streams): Piper's voice
+# Piper's one voice says sentences from one fixed pool at a few rates, so its takes are shared by
+# every phone through the disk cache (made once per machine: ~360 takes, ~2 min of one core).
+PIPER_SENTENCES = 120
+PIPER_RATES = (140, 160, 180)  # words per minute
+
+
+@functools.lru_cache(maxsize=1)
+def _piper_pool() -> tuple[str, ...]:
+    rng = np.random.default_rng(np.random.SeedSequence([PIPER_SENTENCES, 2026]))
+    return tuple(random_sentence(rng) for _ in range(PIPER_SENTENCES))
+
+
+def _other_text(rng: np.random.Generator, voice: Voice, *, avoid: str = "") -> str:
+    """A sentence for another person to say: Piper's from its pool, the others' made up."""
+    if voice.engine != "piper":
+        return random_sentence(rng, avoid=avoid)
+    pool = [t for t in _piper_pool() if not avoid or f" {avoid} " not in f" {normalize_phrase(t)} "]
+    return pool[int(rng.integers(len(pool)))]
 
 
 @dataclass(frozen=True)
@@ -120,8 +139,8 @@ class _PhoneSynth:
         babble = None
         if profile.noise.kind == "babble":
             babble = [
-                self.speak(random_sentence(rng), jitter=True, voice=_other_voice(rng, profile.split))
-                for _ in range(BABBLE_VOICES)
+                self.speak(_other_text(rng, voice), jitter=True, voice=voice)
+                for voice in (_other_voice(rng, profile.split) for _ in range(BABBLE_VOICES))
             ]
         self.bed = ac.noise_bed(profile.noise.kind, bed_seconds, rng, babble_voices=babble)
 
@@ -213,7 +232,7 @@ def _other_voice(rng: np.random.Generator, split: str = "test") -> Voice:
     from data_tools.profiles import voice_pool
 
     if rng.uniform() < PIPER_OTHER_SHARE:
-        return Voice("piper", "joe", int(rng.integers(130, 190)))
+        return Voice("piper", "joe", int(PIPER_RATES[rng.integers(len(PIPER_RATES))]))
     pool = [v for v in voice_pool(split) if v[0] == "espeak-ng"]
     engine, name = pool[rng.integers(len(pool))]
     return Voice(engine, name, int(rng.integers(130, 190)), int(rng.integers(20, 80)))
@@ -273,8 +292,9 @@ def synth_phone(config: FleetConfig, profile: PhoneProfile, index: int, folder: 
         others = [_other_voice(rng, profile.split) for _ in range(3)] if synth.neural else []
         for i in range(config.speech):
             if synth.neural and i % OWNER_SPEECH_EVERY:  # someone else talking near the phone
-                text = random_sentence(rng, avoid=phrase)
-                clip, _ = synth.place(synth.speak(text, voice=others[i % len(others)]))
+                voice = others[i % len(others)]
+                text = _other_text(rng, voice, avoid=phrase)
+                clip, _ = synth.place(synth.speak(text, voice=voice))
                 meta = {**common, "speaker": "other"}
             else:
                 text = synth.owner_sentence() if synth.neural else random_sentence(rng, avoid=phrase)
@@ -334,8 +354,9 @@ def synth_stream(config: FleetConfig, index: int, seconds: float, rng: np.random
         if roll < 0.08:  # a noise-only stretch
             piece = synth.noise_clip()
         else:
-            text = hard[rng.integers(len(hard))] if roll < 0.15 else random_sentence(rng, avoid=phrase)
-            piece, _ = synth.place(synth.speak(text, voice=voices[rng.integers(len(voices))]))
+            voice = voices[rng.integers(len(voices))]
+            text = hard[rng.integers(len(hard))] if roll < 0.15 else _other_text(rng, voice, avoid=phrase)
+            piece, _ = synth.place(synth.speak(text, voice=voice))
         n = min(piece.size, n_total - pos)
         out[pos : pos + n] = piece[:n]
         pos += n

