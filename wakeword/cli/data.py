@@ -188,6 +188,7 @@ def run_voices(args: argparse.Namespace) -> int:
     if args.install:
         for line in voice_assets.install():
             print(f"installed {line}")
+    voice_assets.verify()
     model = voice_assets.kokoro_model_path()
     styles = voice_assets.kokoro_styles()
     piper_model, _ = voice_assets.piper_paths()

@@ -7,6 +7,10 @@ reported on the test phones with it, hard negatives (partials, sound-alikes) sep
 group (espeak-ng accent, flite, imported source) and per phone.
 Writes report.json and det.png (FRR vs FA/h, log axes).
 
+To check a shipped model on your own recordings without tuning anything on them, import them as a
+fleet (`wakeword data import`) and evaluate every phone at the threshold the model recommends:
+  wakeword eval --model model.tflite --fleet my-recordings --split all --threshold-from-model
+
 Example:  wakeword eval --model runs/central --fleet runs/fleet
 """
 
@@ -24,7 +28,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--fleet", type=Path, required=True, help="fleet folder")
     parser.add_argument(
-        "--split", choices=("test", "validation"), default="test", help="phones to report on (default test)"
+        "--split",
+        choices=("test", "validation", "all"),
+        default="test",
+        help="phones to report on (default test; all: every phone and stream, e.g. your own recordings)",
+    )
+    parser.add_argument(
+        "--threshold-from-model",
+        action="store_true",
+        help="use the threshold the model recommends (the .tflite metadata, or the run's newest "
+        "evaluation) instead of choosing one on the fleet's validation phones",
     )
     parser.add_argument(
         "--target-fa-per-hour", type=float, default=0.5, help="operating point (default 0.5 FA/h)"
@@ -48,6 +61,11 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--target-fa-per-hour must be positive, got {args.target_fa_per_hour}")
     fleet = Fleet(args.fleet)
     scorer, name = _scorer(args.model)
+    threshold = _model_threshold(args.model) if args.threshold_from_model else None
+    if threshold is None and not fleet.validation_ids():
+        raise ParameterError(
+            f"{args.fleet}: has no validation phones to choose a threshold on; add --threshold-from-model"
+        )
     out = args.out or (
         args.model.parent / f"{args.model.stem}-eval-{args.split}"
         if args.model.suffix == ".tflite"
@@ -60,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
             fleet,
             split=args.split,
             config=EvalConfig(target_fa_per_hour=args.target_fa_per_hour),
+            threshold=threshold,
             progress=bars.update,
         )
     report = {"model": str(args.model), "fleet": str(args.fleet), **report}
@@ -97,13 +116,29 @@ def _scorer(model: Path):
     return TFLiteScorer(model, window_from_metadata(read_metadata(model))), model.name
 
 
+def _model_threshold(model: Path) -> float:
+    """The threshold a .tflite file ships with, or the one a run's newest evaluation recommends."""
+    if model.suffix == ".tflite":
+        from wakeword.export import read_metadata
+
+        return float(read_metadata(model)["threshold"])
+    from wakeword.export import recommended_threshold
+
+    return recommended_threshold(model)[0]
+
+
 def format_summary(report: dict) -> str:
     """The summary table printed by `wakeword eval`."""
     test, val, oracle = report["test"], report["validation"], report["test_oracle"]
     target, split = report["target_fa_per_hour"], report["split"]
+    chosen = (
+        f"threshold {report['threshold']:.4f} from the model (nothing tuned on this fleet)"
+        if val is None
+        else f"threshold {report['threshold']:.4f} chosen on validation for <= {target:g} FA/h "
+        f"(validation: FRR {val['frr']:.1%}, {val['fa_per_hour']:.2f} FA/h)"
+    )
     lines = [
-        f"threshold {report['threshold']:.4f} chosen on validation for <= {target:g} FA/h "
-        f"(validation: FRR {val['frr']:.1%}, {val['fa_per_hour']:.2f} FA/h)",
+        chosen,
         f"{'':<28}{'FRR':>8}{'FA/h':>8}{'positives':>11}{'neg. hours':>12}",
         f"{split + ' (at that threshold)':<28}{test['frr']:>8.1%}{test['fa_per_hour']:>8.2f}"
         f"{test['positives']:>11}{test['negative_hours']:>12.2f}",
