@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if "WAKEWORD_TTS_CACHE" not in os.environ:  # the suite synthesizes its neural takes itself
+    import tempfile
+
+    os.environ["WAKEWORD_TTS_CACHE"] = tempfile.mkdtemp(prefix="wakeword-test-tts-")
 
 from pathlib import Path
 
