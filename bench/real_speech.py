@@ -50,6 +50,8 @@ def build_model(keyword: str, *, devices: int, train_args: list[str]) -> tuple[P
         (fleet / ".complete").touch()
     if not (run / "model.keras").exists() and not (run / "run.json").exists():
         _wakeword("train", "--fleet", fleet, "--out", run, *train_args)
+    if not list(run.glob("eval-*/report.json")):  # the threshold the model ships with
+        _wakeword("eval", "--model", run, "--fleet", fleet)
     if not model.exists():
         _wakeword("export", run, "--out", model, "--quantize", "int8")
     return fleet, model
