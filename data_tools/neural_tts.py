@@ -10,8 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import shutil
-import subprocess
 
 import numpy as np
 
@@ -50,18 +48,9 @@ _PAD = 0.03  # seconds kept before and after the speech when trimming
 @functools.lru_cache(maxsize=8192)
 def ipa(text: str, *, language: str = "en-us") -> str:
     """espeak-ng's IPA for ``text`` (words separated by single spaces)."""
-    if shutil.which("espeak-ng") is None:
-        raise VoiceAssetError("espeak-ng is not installed: run `make setup` (Debian package espeak-ng)")
-    proc = subprocess.run(
-        ["espeak-ng", "-q", "--ipa", "-v", language, "--", text],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise VoiceAssetError(f"espeak-ng could not transcribe {text!r}: {proc.stderr.strip()}")
-    return " ".join(proc.stdout.split())
+    from data_tools.tts import espeak_transcription
+
+    return " ".join(espeak_transcription(text, flag="--ipa", voice=language).split())
 
 
 def _session(path: str):

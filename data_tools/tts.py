@@ -166,14 +166,12 @@ def _neural(text: str, voice: Voice, sample_rate: int) -> np.ndarray:
     return audio
 
 
-@functools.lru_cache(maxsize=4096)  # the same phrase's variants are checked for every phone
-def phonemes(text: str, *, voice: str = "en-us") -> str:
-    """espeak-ng's phoneme transcription of ``text``, stress marks removed (to spot homophones:
-    "hay computer" and "hey computer" give the same string)."""
+def espeak_transcription(text: str, *, flag: str, voice: str) -> str:
+    """espeak-ng's transcription of ``text``: ``flag`` "-x" for its own phoneme codes, "--ipa" for IPA."""
     if shutil.which("espeak-ng") is None:
         raise SynthesisError("espeak-ng is not installed: run `make setup` (Debian package espeak-ng)")
     proc = subprocess.run(
-        ["espeak-ng", "-q", "-x", "-v", voice, "--", text],
+        ["espeak-ng", "-q", flag, "-v", voice, "--", text],
         capture_output=True,
         text=True,
         timeout=30,
@@ -181,4 +179,12 @@ def phonemes(text: str, *, voice: str = "en-us") -> str:
     )
     if proc.returncode != 0:
         raise SynthesisError(f"espeak-ng could not transcribe {text!r}: {proc.stderr.strip()}")
-    return " ".join(proc.stdout.replace("'", "").replace(",", "").split())
+    return proc.stdout
+
+
+@functools.lru_cache(maxsize=4096)  # the same phrase's variants are checked for every phone
+def phonemes(text: str, *, voice: str = "en-us") -> str:
+    """espeak-ng's phoneme transcription of ``text``, stress marks removed (to spot homophones:
+    "hay computer" and "hey computer" give the same string)."""
+    out = espeak_transcription(text, flag="-x", voice=voice)
+    return " ".join(out.replace("'", "").replace(",", "").split())
