@@ -66,6 +66,7 @@ bench: setup  ## run the benchmarks (results in runs/bench/, summary in docs/BEN
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.training dp --fleet $(BENCH_FLEET)
 	$(BIN)/python -m bench.training real-speech
+	$(BIN)/python -m bench.real_speech
 
 lock:  ## regenerate requirements.lock from requirements.in
 	scripts/lock.sh
