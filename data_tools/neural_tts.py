@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 
+from data_tools.espeak import espeak_transcription
 from data_tools.voice_assets import (
     KOKORO_STYLE_ROWS,
     REINSTALL,
@@ -48,8 +49,6 @@ _PAD = 0.03  # seconds kept before and after the speech when trimming
 @functools.lru_cache(maxsize=8192)
 def ipa(text: str, *, language: str = "en-us") -> str:
     """espeak-ng's IPA for ``text`` (words separated by single spaces)."""
-    from data_tools.tts import espeak_transcription
-
     return " ".join(espeak_transcription(text, flag="--ipa", voice=language).split())
 
 

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from data_tools.espeak import SynthesisError, espeak_transcription
 from wakeword.audio import load_audio
 from wakeword.constants import SAMPLE_RATE
-from wakeword.errors import AudioError, ParameterError, WakewordError
+from wakeword.errors import AudioError, ParameterError
 
 __all__ = ["ENGINES", "NEURAL_ENGINES", "SynthesisError", "Voice", "phonemes", "synthesize"]
 
@@ -31,10 +32,6 @@ NEURAL_ENGINES = ("kokoro", "piper")  # run in-process; output cached on disk
 CACHE_ENV = "WAKEWORD_TTS_CACHE"
 _CACHE_VERSION = 1  # bump when the neural synthesis changes its output
 FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
-
-
-class SynthesisError(WakewordError):
-    """The speech engine is missing, failed, or produced no audio for the text."""
 
 
 @dataclass(frozen=True)
@@ -164,22 +161,6 @@ def _neural(text: str, voice: Voice, sample_rate: int) -> np.ndarray:
         np.save(f, audio, allow_pickle=False)
     os.replace(tmp, path)
     return audio
-
-
-def espeak_transcription(text: str, *, flag: str, voice: str) -> str:
-    """espeak-ng's transcription of ``text``: ``flag`` "-x" for its own phoneme codes, "--ipa" for IPA."""
-    if shutil.which("espeak-ng") is None:
-        raise SynthesisError("espeak-ng is not installed: run `make setup` (Debian package espeak-ng)")
-    proc = subprocess.run(
-        ["espeak-ng", "-q", flag, "-v", voice, "--", text],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise SynthesisError(f"espeak-ng could not transcribe {text!r}: {proc.stderr.strip()}")
-    return proc.stdout
 
 
 @functools.lru_cache(maxsize=4096)  # the same phrase's variants are checked for every phone
