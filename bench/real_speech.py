@@ -90,12 +90,17 @@ def _sets(keyword: str, fleet: Path | None, rng: np.random.Generator) -> dict[st
 
 def evaluate_model(model_path: Path, sets: dict[str, list]) -> dict:
     """The exported model at its shipped threshold, plus its DET curve from the kept scores."""
+    from tqdm import tqdm
+
     from wakeword.file_eval import det_rows, score_files
     from wakeword.stream import TFLiteModel
 
     model = TFLiteModel(model_path)
     config = model.detector_config()
-    scored = {name: score_files(model, config, audios) for name, audios in sets.items()}
+    scored = {}
+    for name, audios in sets.items():
+        with tqdm(total=len(audios), desc=f"wakeword on {name}", unit="file") as bar:
+            scored[name] = score_files(model, config, audios, progress=lambda k, b=bar: b.update(k - b.n))
     hours = scored["negatives"].hours
     return {
         "threshold": config.threshold,
@@ -128,9 +133,11 @@ def _sphinx_detections(keyphrase: str, threshold: float, audios: list) -> list[i
 
 def evaluate_pocketsphinx(keyword: str, sets: dict[str, list], thresholds) -> list[dict]:
     """PocketSphinx keyword spotting on the same clips, one full decode per threshold."""
+    from tqdm import tqdm
+
     rows = []
     hours = sum(a.size for _, a in sets["negatives"]) / 16_000 / 3600
-    for threshold in thresholds:
+    for threshold in tqdm(thresholds, desc="pocketsphinx thresholds", unit="decode"):
         found = _sphinx_detections(keyword, threshold, sets["positives"])
         noisy = _sphinx_detections(keyword, threshold, sets["noisy"]) if sets["noisy"] else []
         false = sum(_sphinx_detections(keyword, threshold, sets["negatives"]))

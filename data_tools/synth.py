@@ -427,9 +427,7 @@ def synth_fleet(
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 2**31 - 1]))
     profiles = sample_profiles(config.devices, test_phones=config.test_phones, rng=rng)
     if any(p.speaker.engine in NEURAL_ENGINES for p in profiles):
-        voice_assets.kokoro_model_path()  # a missing voice file is named before any work starts
-        voice_assets.kokoro_styles()
-        voice_assets.piper_paths()
+        voice_assets.require_installed()  # a missing voice file is named before any work starts
     settings = _fleet_settings(config)
     if (root / FLEET_FILE).exists():
         existing = Fleet(root).description.get("settings")

@@ -36,6 +36,7 @@ __all__ = [
     "kokoro_model_path",
     "kokoro_styles",
     "piper_paths",
+    "require_installed",
     "verify",
 ]
 
@@ -86,6 +87,15 @@ def kokoro_styles() -> dict[str, np.ndarray]:
             raise VoiceAssetError(f"{f}: not a Kokoro style ({data.size} values); {REINSTALL}")
         styles[f.stem] = data.reshape(KOKORO_STYLE_ROWS, KOKORO_STYLE_DIM)
     return styles
+
+
+def require_installed() -> None:
+    """Raise :class:`VoiceAssetError` naming the first neural voice file that is missing (reads nothing)."""
+    kokoro_model_path()
+    folder = assets_dir() / f"kokoro-js-{KOKORO_JS_VERSION}" / "voices"
+    if not folder.is_dir() or not any(folder.glob("*.bin")):
+        raise VoiceAssetError(f"{folder}: the Kokoro voice styles are missing; {REINSTALL}")
+    piper_paths()
 
 
 def piper_paths() -> tuple[Path, Path]:

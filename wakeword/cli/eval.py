@@ -122,9 +122,16 @@ def _model_threshold(model: Path) -> float:
         from wakeword.export import read_metadata
 
         return float(read_metadata(model)["threshold"])
+    from wakeword.errors import ParameterError
     from wakeword.export import recommended_threshold
 
-    return recommended_threshold(model)[0]
+    threshold, target, _ = recommended_threshold(model)
+    if target is None:
+        raise ParameterError(
+            f"--threshold-from-model: {model} has no evaluation report to take a threshold from; "
+            "run `wakeword eval` on its own fleet first"
+        )
+    return threshold
 
 
 def format_summary(report: dict) -> str:
