@@ -14,7 +14,6 @@ phones.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import multiprocessing
 import os
 import shutil
@@ -27,9 +26,10 @@ import numpy as np
 from data_tools import acoustics as ac
 from data_tools import voice_assets
 from data_tools.fleet import FLEET_FILE, Fleet, write_fleet_description
+from data_tools.others import KOKORO_OTHER_TEXTS, kokoro_takes, other_text, other_voice
 from data_tools.profiles import PhoneProfile, sample_profiles
 from data_tools.text import normalize_phrase, partials, random_sentence, soundalikes
-from data_tools.tts import NEURAL_ENGINES, SynthesisError, Voice, phonemes, synthesize
+from data_tools.tts import NEURAL_ENGINES, SynthesisError, Voice, is_cached, phonemes, synthesize
 from device_client.store import PhoneStore
 from wakeword.audio import resample, trim_silence
 from wakeword.constants import SAMPLE_RATE
@@ -46,26 +46,10 @@ BABBLE_VOICES = 4  # overlapping speakers in "babble" noise
 NEURAL_PHRASE_TAKES = 3  # distinct takes of the phrase by a neural owner
 NEURAL_OWNER_SENTENCES = 1  # distinct short commands ("set a timer") by a neural owner
 NEURAL_HARD_TEXTS = 2  # distinct partials and sound-alikes (each kind) by a neural owner
-OWNER_SPEECH_EVERY = 4  # a neural owner says 1 in 4 of the phone's speech clips; other people the rest
-PIPER_OTHER_SHARE = 0.3  # of other people talking (babble, background, streams): Piper's voice
-# Piper's one voice says sentences from one fixed pool at a few rates, so its takes are shared by
-# every phone through the disk cache (made once per machine: ~360 takes, ~2 min of one core).
-PIPER_SENTENCES = 120
-PIPER_RATES = (140, 160, 180)  # words per minute
-
-
-@functools.lru_cache(maxsize=1)
-def _piper_pool() -> tuple[str, ...]:
-    rng = np.random.default_rng(np.random.SeedSequence([PIPER_SENTENCES, 2026]))
-    return tuple(random_sentence(rng) for _ in range(PIPER_SENTENCES))
-
-
-def _other_text(rng: np.random.Generator, voice: Voice, *, avoid: str = "") -> str:
-    """A sentence for another person to say: Piper's from its pool, the others' made up."""
-    if voice.engine != "piper":
-        return random_sentence(rng, avoid=avoid)
-    pool = [t for t in _piper_pool() if not avoid or f" {avoid} " not in f" {normalize_phrase(t)} "]
-    return pool[int(rng.integers(len(pool)))]
+# 1 in 4 of a phone's speech clips is its owner talking (a neural owner: one of a few short commands;
+# an espeak-ng or flite owner: made-up sentences); other people talking (data_tools.others) say the rest.
+OWNER_SPEECH_EVERY = 4
+OTHER_TALKERS = 3  # other people heard on one phone
 
 
 @dataclass(frozen=True)
@@ -86,6 +70,9 @@ class FleetConfig:
     noise: int = 40  # background noise clips
     background_minutes: float = 60.0  # long negative streams for FA/h, in total
     stream_minutes: float = 10.0  # length of one background stream
+    # sentences each Kokoro style says as "another person" (0: no Kokoro among other people); the
+    # takes are made once per machine (about 25 min of one core at 5) and shared through the cache
+    other_kokoro_texts: int = KOKORO_OTHER_TEXTS
 
     def __post_init__(self) -> None:
         normalize_phrase(self.phrase)
@@ -108,6 +95,8 @@ class FleetConfig:
             raise ParameterError(
                 f"--in-sentence ({self.in_sentence}) cannot exceed --positives ({self.positives})"
             )
+        if self.other_kokoro_texts < 0:
+            raise ParameterError(f"--other-kokoro-texts must be >= 0, got {self.other_kokoro_texts}")
         if self.background_minutes < 0 or self.stream_minutes <= 0:
             raise ParameterError("background and stream minutes must be >= 0 and > 0")
 
@@ -127,9 +116,16 @@ class _PhoneSynth:
     """Makes one phone's clips: its voice, in its room, through its microphone, in its noise."""
 
     def __init__(
-        self, profile: PhoneProfile, rng: np.random.Generator, *, bed_seconds: float = 20.0, phrase: str = ""
+        self,
+        profile: PhoneProfile,
+        rng: np.random.Generator,
+        *,
+        bed_seconds: float = 20.0,
+        phrase: str = "",
+        kokoro_texts: int = KOKORO_OTHER_TEXTS,
     ) -> None:
         self.profile = profile
+        self.kokoro_texts = kokoro_texts  # sentences per Kokoro style other people say (0: no Kokoro)
         self.phrase = phrase  # a neural owner's phrase gets NEURAL_PHRASE_TAKES distinct takes
         self.rng = rng
         self.neural = profile.speaker.engine in NEURAL_ENGINES
@@ -140,10 +136,17 @@ class _PhoneSynth:
         babble = None
         if profile.noise.kind == "babble":
             babble = [
-                self.speak(_other_text(rng, voice), jitter=True, voice=voice)
-                for voice in (_other_voice(rng, profile.split) for _ in range(BABBLE_VOICES))
+                self.speak(self.other_text(voice), jitter=True, voice=voice)
+                for voice in (self.other_voice() for _ in range(BABBLE_VOICES))
             ]
         self.bed = ac.noise_bed(profile.noise.kind, bed_seconds, rng, babble_voices=babble)
+
+    def other_voice(self) -> Voice:
+        """Another person near this phone (a voice of the phone's split)."""
+        return other_voice(self.rng, self.profile.split, kokoro=self.kokoro_texts > 0)
+
+    def other_text(self, voice: Voice, *, avoid: str = "") -> str:
+        return other_text(self.rng, voice, avoid=avoid, kokoro_texts=self.kokoro_texts)
 
     def speak(self, text: str, *, jitter: bool = True, voice: Voice | None = None) -> np.ndarray:
         """Dry speech of ``text`` in this phone's voice (with take-to-take variation), or in
@@ -227,18 +230,6 @@ def _limit(clip: np.ndarray) -> np.ndarray:
     return clip * (0.99 / peak) if peak > 0.99 else clip
 
 
-def _other_voice(rng: np.random.Generator, split: str = "test") -> Voice:
-    """Another person for babble or background talk, from the voices of ``split``'s pool (a
-    training phone's background never holds a held-out voice)."""
-    from data_tools.profiles import voice_pool
-
-    if rng.uniform() < PIPER_OTHER_SHARE:
-        return Voice("piper", "joe", int(PIPER_RATES[rng.integers(len(PIPER_RATES))]))
-    pool = [v for v in voice_pool(split) if v[0] == "espeak-ng"]
-    engine, name = pool[rng.integers(len(pool))]
-    return Voice(engine, name, int(rng.integers(130, 190)), int(rng.integers(20, 80)))
-
-
 def _phone_rng(seed: int, index: int, purpose: int = 0) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, index, purpose]))
 
@@ -247,7 +238,7 @@ def synth_phone(config: FleetConfig, profile: PhoneProfile, index: int, folder: 
     """Synthesize one phone's store into ``folder`` (which must not hold a store). Returns the clip count."""
     rng = _phone_rng(config.seed, index)
     phrase = normalize_phrase(config.phrase)
-    synth = _PhoneSynth(profile, rng, phrase=phrase)
+    synth = _PhoneSynth(profile, rng, phrase=phrase, kokoro_texts=config.other_kokoro_texts)
     store = PhoneStore.create(
         folder, phone_id=profile.phone_id, info={"profile": profile.to_json(), "source": "synthetic"}
     )
@@ -290,11 +281,11 @@ def synth_phone(config: FleetConfig, profile: PhoneProfile, index: int, folder: 
                 text = texts[i % len(texts)]
                 clip, _ = synth.place(synth.speak(text))
                 store.add(clip, label="negative", kind=kind, text=text, clip_id=f"{kind}-{i:04d}", **common)
-        others = [_other_voice(rng, profile.split) for _ in range(3)] if synth.neural else []
+        others = [synth.other_voice() for _ in range(OTHER_TALKERS)]
         for i in range(config.speech):
-            if synth.neural and i % OWNER_SPEECH_EVERY:  # someone else talking near the phone
+            if i % OWNER_SPEECH_EVERY:  # someone else talking near the phone
                 voice = others[i % len(others)]
-                text = _other_text(rng, voice, avoid=phrase)
+                text = synth.other_text(voice, avoid=phrase)
                 clip, _ = synth.place(synth.speak(text, voice=voice))
                 meta = {**common, "speaker": "other"}
             else:
@@ -344,19 +335,19 @@ def synth_stream(config: FleetConfig, index: int, seconds: float, rng: np.random
     phrase = normalize_phrase(config.phrase)
     profile = sample_profiles(1, test_phones=1, rng=rng, first_index=index)[0]
     profile = dataclasses.replace(profile, phone_id=f"stream-{index:03d}")
-    synth = _PhoneSynth(profile, rng)
+    synth = _PhoneSynth(profile, rng, kokoro_texts=config.other_kokoro_texts)
     hard = partials(phrase) + soundalikes(phrase, limit=12, rng=rng, pronounce=phonemes)
     n_total = round(seconds * SAMPLE_RATE)
     out = np.zeros(n_total, dtype=np.float32)
     pos = 0
-    voices = [_other_voice(rng) for _ in range(3)]
+    voices = [synth.other_voice() for _ in range(OTHER_TALKERS)]
     while pos < n_total:
         roll = rng.uniform()
         if roll < 0.08:  # a noise-only stretch
             piece = synth.noise_clip()
         else:
             voice = voices[rng.integers(len(voices))]
-            text = hard[rng.integers(len(hard))] if roll < 0.15 else _other_text(rng, voice, avoid=phrase)
+            text = hard[rng.integers(len(hard))] if roll < 0.15 else synth.other_text(voice, avoid=phrase)
             piece, _ = synth.place(synth.speak(text, voice=voice))
         n = min(piece.size, n_total - pos)
         out[pos : pos + n] = piece[:n]
@@ -467,24 +458,44 @@ def synth_fleet(
         for k in range(n_streams)
         if not (root / "background" / f"stream-{k:03d}" / "manifest.json").exists()
     ]
-    total = len(phone_jobs) + len(stream_jobs)
-    done = 0
+    splits = {p.split for p in profiles} | ({"test"} if stream_jobs else set())
+    n_texts = config.other_kokoro_texts
+    takes = [t for split in sorted(splits) for t in kokoro_takes(split, kokoro_texts=n_texts)]
+    take_jobs = [t for t in takes if not is_cached(*t)]
+    if phone_jobs or stream_jobs:
+        _run_jobs(
+            [("take", t) for t in take_jobs]
+            + [("phone", j) for j in phone_jobs]
+            + [("stream", j) for j in stream_jobs],
+            jobs=jobs,
+            progress=progress,
+        )
+    return Fleet(root)
+
+
+def _run_jobs(items: list[tuple[str, tuple]], *, jobs: int, progress) -> None:
+    """The shared voices' takes first (so that no two phones make the same one), then phones and
+    streams, across ``jobs`` processes."""
+    done, total = 0, len(items)
     if progress is not None:
         progress("", 0, total)
-    if total:
-        context = multiprocessing.get_context("spawn")  # no fork of a process that may hold TF threads
-        with context.Pool(min(jobs, total)) as pool:
-            for what, _ in pool.imap_unordered(
-                _dispatch, [("phone", j) for j in phone_jobs] + [("stream", j) for j in stream_jobs]
-            ):
+    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold TF threads
+    with context.Pool(min(jobs, total)) as pool:
+        takes = [item for item in items if item[0] == "take"]
+        work = [item for item in items if item[0] != "take"]
+        for batch in (takes, work):
+            for what, _ in pool.imap_unordered(_dispatch, batch):
                 done += 1
                 if progress is not None:
                     progress(what, done, total)
-    return Fleet(root)
 
 
 def _dispatch(item: tuple[str, tuple]) -> tuple[str, int]:
     kind, args = item
+    if kind == "take":
+        text, voice = args
+        synthesize(text, voice=voice)  # into the disk cache
+        return f"voice {voice.engine}:{voice.name}", 0
     return _phone_job(args) if kind == "phone" else _stream_job(args)
 
 

@@ -7,14 +7,24 @@ with one syllable changed ("hey commuter", "say computer").
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from wakeword.errors import ParameterError
 
-__all__ = ["normalize_phrase", "partials", "random_sentence", "soundalikes"]
+__all__ = [
+    "free_sentence",
+    "lexicon",
+    "mentions",
+    "normalize_phrase",
+    "partials",
+    "random_sentence",
+    "soundalikes",
+]
 
 _VOWELS = "aeiouy"
 _ONSETS = ("b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z", "sh", "ch", "th")
@@ -99,6 +109,22 @@ _TAILS = (
     "",
 )
 _OPENERS = ("okay", "so", "well", "listen", "by the way", "honestly", "you know", "please", "")
+# Real speech holds thousands of words the templates above never say: "free" sentences draw from a
+# large word list (Debian's wamerican, SCOWL: free for any use, installed by `make setup`), with the
+# most common English words mixed in at about their share of running speech.
+WORD_LIST = Path("/usr/share/dict/words")
+FREE_SHARE = 0.5  # of random sentences that are free word strings rather than templates
+FREE_WORDS = (4, 12)  # words in a free sentence (inclusive range)
+FUNCTION_SHARE = 0.4  # of a free sentence's words that are common function words
+_COMMON = (
+    "the", "of", "and", "to", "a", "in", "is", "it", "that", "was", "for", "on", "with", "he",
+    "she", "they", "at", "be", "this", "have", "from", "or", "by", "but", "not", "what", "all",
+    "were", "we", "when", "your", "can", "said", "there", "an", "which", "their", "if", "do",
+    "will", "about", "how", "up", "out", "then", "them", "so", "some", "her", "would", "make",
+    "like", "him", "into", "time", "has", "look", "two", "more", "go", "see", "no", "way", "could",
+    "my", "than", "been", "who", "its", "now", "people", "down", "did", "get", "come", "made",
+    "may", "over", "just", "know", "here", "very", "our",
+)  # fmt: skip
 
 
 def normalize_phrase(phrase: str) -> str:
@@ -178,8 +204,51 @@ def soundalikes(
     return variants[:limit]
 
 
+@functools.lru_cache(maxsize=1)
+def lexicon() -> tuple[str, ...]:
+    """The word list's plain lower-case words of 2-10 letters, in file order.
+
+    Raises
+    ------
+    ParameterError
+        If the word list is not installed.
+    """
+    if not WORD_LIST.is_file():
+        raise ParameterError(f"{WORD_LIST} is missing: run `make setup` (Debian package wamerican)")
+    text = WORD_LIST.read_text(encoding="utf-8", errors="ignore")
+    return tuple(w for w in text.split() if re.fullmatch(r"[a-z]{2,10}", w))
+
+
+def mentions(text: str, phrase: str) -> bool:
+    """Whether ``text`` says ``phrase``: its words in order, each text word equal to the phrase's
+    word or (for words of 3+ letters) starting with it ("computers" mentions "computer")."""
+    said, words = normalize_phrase(text).split(), normalize_phrase(phrase).split()
+    for i in range(len(said) - len(words) + 1):
+        if all(s == w or (len(w) > 2 and s.startswith(w)) for s, w in zip(said[i:], words)):
+            return True
+    return False
+
+
+def free_sentence(rng: np.random.Generator, *, avoid: str = "") -> str:
+    """A string of 4-12 words from the word list and common function words, not mentioning ``avoid``."""
+    words = lexicon()
+    for _ in range(100):
+        n = int(rng.integers(FREE_WORDS[0], FREE_WORDS[1] + 1))
+        common = rng.uniform(size=n) < FUNCTION_SHARE
+        picks = rng.integers(len(words), size=n)
+        sentence = " ".join(
+            _COMMON[int(p) % len(_COMMON)] if c else words[int(p)] for c, p in zip(common, picks)
+        )
+        if not (avoid.strip() and mentions(sentence, avoid)):
+            return sentence
+    raise ParameterError(f"cannot build sentences without {avoid!r}")
+
+
 def random_sentence(rng: np.random.Generator, *, avoid: str = "") -> str:
-    """A short everyday sentence that does not contain the words of ``avoid`` in order."""
+    """A sentence that does not mention ``avoid``: half everyday templates ("I bought some bread
+    yesterday"), half free strings of words from a large word list (:func:`free_sentence`)."""
+    if rng.uniform() < FREE_SHARE:
+        return free_sentence(rng, avoid=avoid)
     avoid = normalize_phrase(avoid) if avoid.strip() else ""
     for _ in range(100):
         parts = [

@@ -25,7 +25,7 @@ from wakeword.audio import load_audio
 from wakeword.constants import SAMPLE_RATE
 from wakeword.errors import AudioError, ParameterError
 
-__all__ = ["ENGINES", "NEURAL_ENGINES", "SynthesisError", "Voice", "phonemes", "synthesize"]
+__all__ = ["ENGINES", "NEURAL_ENGINES", "SynthesisError", "Voice", "is_cached", "phonemes", "synthesize"]
 
 ENGINES = ("espeak-ng", "flite", "kokoro", "piper")
 NEURAL_ENGINES = ("kokoro", "piper")  # run in-process; output cached on disk
@@ -135,6 +135,11 @@ def _cache_path(text: str, voice: Voice, sample_rate: int) -> Path:
     key = repr((_CACHE_VERSION, voice.engine, voice.name, voice.rate, text, sample_rate))
     digest = hashlib.sha256(key.encode()).hexdigest()
     return root / digest[:2] / f"{digest}.npy"
+
+
+def is_cached(text: str, voice: Voice, *, sample_rate: int = SAMPLE_RATE) -> bool:
+    """Whether a neural voice's take of ``text`` is already in the disk cache."""
+    return voice.engine in NEURAL_ENGINES and _cache_path(text, voice, sample_rate).is_file()
 
 
 def _neural(text: str, voice: Voice, sample_rate: int) -> np.ndarray:

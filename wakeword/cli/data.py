@@ -50,6 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ("soundalikes", "hard negatives per phone: one syllable changed"),
         ("speech", "other speech clips per phone"),
         ("noise", "background noise clips per phone"),
+        (
+            "other-kokoro-texts",
+            "sentences each Kokoro style says as another person near a phone, made "
+            "once per machine and cached (0: no Kokoro among other people, faster)",
+        ),
     ):
         attr = name.replace("-", "_")
         synth.add_argument(f"--{name}", type=int, default=getattr(defaults, attr), dest=attr,
@@ -144,6 +149,7 @@ def run_synth(args: argparse.Namespace) -> int:
         noise=args.noise,
         background_minutes=args.background_minutes,
         stream_minutes=args.stream_minutes,
+        other_kokoro_texts=args.other_kokoro_texts,
     )
     from wakeword.cli.progress import ProgressBars
 
