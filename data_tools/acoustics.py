@@ -6,11 +6,14 @@ All functions take an explicit ``np.random.Generator`` and return float32 at 16 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import signal
 
+from wakeword.audio import resample
 from wakeword.constants import SAMPLE_RATE
+from wakeword.errors import ParameterError
 
 __all__ = [
     "NOISE_KINDS",
@@ -25,7 +28,10 @@ __all__ = [
     "reverberate",
 ]
 
-NOISE_KINDS = ("white", "pink", "brown", "hum", "fan", "street", "babble")
+NOISE_KINDS = ("white", "pink", "brown", "hum", "fan", "street", "babble", "music")
+# Real music for the "music" kind: Debian's asterisk-moh-opsound-wav (5 tracks, CC BY-SA 3.0, 8 kHz),
+# installed by `make setup`.
+MUSIC_DIR = Path("/usr/share/asterisk/moh")
 SELF_NOISE_DBFS = -80.0  # microphone self-noise floor added to every clip
 
 
@@ -156,10 +162,37 @@ def noise_bed(
             reps = np.tile(voice, -(-(n + start) // voice.size) + 1)[start : start + n]
             y += reps / max(1e-6, np.sqrt(np.mean(voice**2)))
         y += 0.1 * colored_noise(n, 1.0, rng)
+    elif kind == "music":
+        y = music(n, rng) + 0.05 * colored_noise(n, 1.0, rng)  # the tracks stop at 4 kHz
     else:
         raise ValueError(f"unknown noise kind {kind!r}; one of {NOISE_KINDS}")
     y = np.asarray(y, dtype=np.float64)
     return (y / np.sqrt(np.mean(y**2))).astype(np.float32)
+
+
+def music(n: int, rng: np.random.Generator, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """``n`` samples of real music: a random stretch of a random track of :data:`MUSIC_DIR`.
+
+    Raises
+    ------
+    ParameterError
+        If the tracks are not installed.
+    """
+    import soundfile as sf
+
+    tracks = sorted(MUSIC_DIR.glob("*.wav"))
+    if not tracks:
+        raise ParameterError(
+            f"{MUSIC_DIR} holds no music: run `make setup` (Debian package asterisk-moh-opsound-wav)"
+        )
+    path = tracks[int(rng.integers(len(tracks)))]
+    info = sf.info(path)
+    frames = min(info.frames, int(np.ceil(n * info.samplerate / sample_rate)) + 1)
+    start = int(rng.integers(0, info.frames - frames + 1))
+    y, rate = sf.read(path, start=start, frames=frames, dtype="float32", always_2d=True)
+    y = resample(y.mean(axis=1), orig_sr=rate, target_sr=sample_rate)
+    y = np.resize(y, n)  # a short track loops
+    return (y / max(float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))), 1e-9)).astype(np.float32)
 
 
 def active_rms(y: np.ndarray, *, sample_rate: int = SAMPLE_RATE, top_db: float = 30.0) -> float:

@@ -2,13 +2,14 @@
 # Install the Debian packages wakeword needs, only those that are missing (idempotent).
 #   espeak-ng, flite    offline speech synthesis for the simulated fleet and tests
 #   wamerican           an English word list (SCOWL) for the fleet's other speech
+#   asterisk-moh-opsound-wav  real music (5 tracks) for the fleet's background noise
 #   sox                 audio inspection and conversion for users
 #   libportaudio2       PortAudio, used by sounddevice for the microphone
 #   pulseaudio, pulseaudio-utils, libasound2-plugins
 #                       a virtual microphone (null sink) for the microphone tests
 #   gcc, libc6-dev      to build the bind shim that keeps TFF's worker on loopback
 set -euo pipefail
-packages=(espeak-ng flite wamerican sox libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins gcc libc6-dev)
+packages=(espeak-ng flite wamerican asterisk-moh-opsound-wav sox libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins gcc libc6-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

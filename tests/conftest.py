@@ -65,6 +65,7 @@ def tone(
 DETECT_FLEET = {
     "devices": 8, "test_fraction": 0.25, "positives": 30, "in_sentence": 3, "partials": 6,
     "soundalikes": 6, "speech": 30, "noise": 6, "background_minutes": 1.0, "stream_minutes": 0.5,
+    "other_kokoro_texts": 0,
 }  # fmt: skip
 
 

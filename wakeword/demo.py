@@ -30,6 +30,9 @@ class DemoConfig:
     clients_per_round: int = 10  # phones per round
     target_fa_per_hour: float = 0.5  # operating point of the evaluation
     seed: int = 1
+    # Kokoro sentences per style among other people talking (0: none; the fleet default, 5, costs
+    # ~13 min of synthesis once per machine, more than the demo's budget)
+    other_kokoro_texts: int = 0
 
 
 def run_demo(
@@ -57,6 +60,7 @@ def run_demo(
         devices=config.devices,
         seed=config.seed,
         background_minutes=config.background_minutes,
+        other_kokoro_texts=config.other_kokoro_texts,
     )
     fleet = synth_fleet(
         fleet_config,

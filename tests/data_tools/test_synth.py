@@ -28,6 +28,7 @@ TINY = FleetConfig(
     noise=2,
     background_minutes=0.5,
     stream_minutes=0.25,
+    other_kokoro_texts=0,  # the Kokoro pool of other people is made in test_others
 )
 
 
@@ -163,7 +164,7 @@ def test_cli_synth_and_check(tmp_path):
         "--soundalikes",
         "1",
     ]
-    args += ["--speech", "1", "--noise", "1", "--background-minutes", "0"]
+    args += ["--speech", "1", "--noise", "1", "--background-minutes", "0", "--other-kokoro-texts", "0"]
     result = run_wakeword("data", "synth", "--out", out, *args)
     assert result.code == 0, result.stderr
     assert "1 training + 1 held-out phones, 6 clips each" in result.stdout

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from data_tools.text import normalize_phrase, partials, random_sentence, soundalikes
+from data_tools import text
+from data_tools.text import free_sentence, mentions, normalize_phrase, partials, random_sentence, soundalikes
 from wakeword.errors import ParameterError
 
 
@@ -41,3 +42,35 @@ def test_soundalikes_drop_homophones():
     said = {"hay computer": "h eI k@mpju:t#3", "hey computer": "h eI k@mpju:t#3"}
     variants = soundalikes("hey computer", limit=30, pronounce=lambda text: said.get(text, text))
     assert "hay computer" not in variants and "bey computer" in variants
+
+
+def test_mentions_counts_inflections_and_order():
+    assert mentions("so my Computers broke", "computer")
+    assert mentions("okay hey computer now", "hey computer")
+    assert not mentions("computer hey", "hey computer")
+    assert not mentions("they compute", "computer")
+    assert mentions("a heyday", "hey")  # conservative: a word that starts like the phrase is avoided
+    assert not mentions("an apple", "a")  # but words of one or two letters match whole words only
+
+
+def test_free_sentences_use_the_word_list_and_avoid_the_phrase(rng):
+    words = set(text.lexicon())
+    assert len(words) > 40_000 and "computer" in words
+    sentences = [free_sentence(rng, avoid="computer") for _ in range(300)]
+    said = [w for s in sentences for w in s.split()]
+    assert not any(mentions(s, "computer") for s in sentences)
+    assert all(text.FREE_WORDS[0] <= len(s.split()) <= text.FREE_WORDS[1] for s in sentences)
+    rare = {w for w in said if w not in text._COMMON}
+    assert rare <= words and len(rare) > 0.9 * len([w for w in said if w not in text._COMMON])
+    assert 0.3 < len([w for w in said if w in text._COMMON]) / len(said) < 0.5  # function words
+    assert len(rare) > 1000  # thousands of words, not the templates' hundred
+
+
+def test_missing_word_list_is_one_clear_error(rng, monkeypatch, tmp_path):
+    monkeypatch.setattr(text, "WORD_LIST", tmp_path / "words")
+    text.lexicon.cache_clear()
+    try:
+        with pytest.raises(ParameterError, match=r"make setup.*wamerican"):
+            free_sentence(rng)
+    finally:
+        text.lexicon.cache_clear()

@@ -18,6 +18,7 @@ TINY_FLEET = FleetConfig(
     noise=2,
     background_minutes=0.5,
     stream_minutes=0.25,
+    other_kokoro_texts=0,  # the Kokoro pool of other people is made in test_others
 )
 
 

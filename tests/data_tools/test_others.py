@@ -1,0 +1,44 @@
+"""Other people talking near a phone: voices by split, fixed sentence pools, one Kokoro take."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from data_tools import others
+from data_tools.profiles import is_held_out_voice, kokoro_pool
+from data_tools.text import mentions
+from data_tools.tts import Voice, is_cached, synthesize
+
+
+def test_other_voices_keep_to_the_phones_split(rng):
+    for split in ("train", "test"):
+        voices = [others.other_voice(rng, split) for _ in range(400)]
+        assert all(is_held_out_voice(v.name) == (split == "test") for v in voices)
+        engines = [v.engine for v in voices]
+        share = engines.count("kokoro") / len(engines)
+        assert abs(share - others.KOKORO_OTHER_SHARE) < 0.08
+        assert ("piper" in engines) == (split == "train")
+        assert {v.name for v in voices if v.engine == "kokoro"} <= set(kokoro_pool(split))
+    assert all(others.other_voice(rng, "train", kokoro=False).engine != "kokoro" for _ in range(100))
+
+
+def test_neural_voices_say_their_fixed_pool(rng):
+    voice = Voice("kokoro", kokoro_pool("train")[0], others.KOKORO_OTHER_RATE)
+    pool = {t for t, v in others.kokoro_takes("train", kokoro_texts=3) if v == voice}
+    assert len(pool) == 3
+    said = {others.other_text(rng, voice, kokoro_texts=3) for _ in range(60)}
+    assert said == pool  # the same sentences on every phone: made once, shared through the cache
+    takes = others.kokoro_takes("test", kokoro_texts=2)
+    assert len(takes) == 2 * len(kokoro_pool("test"))
+    assert all(is_held_out_voice(v.name) for _, v in takes)
+    piper = Voice("piper", "joe", 160)
+    assert not any(mentions(others.other_text(rng, piper, avoid="the"), "the") for _ in range(50))
+
+
+def test_a_shared_take_is_cached_once(monkeypatch, tmp_path):
+    monkeypatch.setenv("WAKEWORD_TTS_CACHE", str(tmp_path / "cache"))
+    text, voice = others.kokoro_takes("test", kokoro_texts=1)[0]
+    assert not is_cached(text, voice)
+    audio = synthesize(text, voice=voice)
+    assert is_cached(text, voice) and audio.dtype == np.float32 and audio.size > 16_000
+    assert np.array_equal(synthesize(text, voice=voice), audio)
