@@ -42,3 +42,13 @@ def test_a_shared_take_is_cached_once(monkeypatch, tmp_path):
     audio = synthesize(text, voice=voice)
     assert is_cached(text, voice) and audio.dtype == np.float32 and audio.size > 16_000
     assert np.array_equal(synthesize(text, voice=voice), audio)
+
+
+def test_fleet_jobs_make_the_shared_takes_ahead(monkeypatch, tmp_path):
+    from data_tools.synth import _run_jobs
+
+    monkeypatch.setenv("WAKEWORD_TTS_CACHE", str(tmp_path / "cache"))
+    takes = others.kokoro_takes("test", kokoro_texts=1)[:2]
+    seen = []
+    _run_jobs([("take", t) for t in takes], jobs=2, progress=lambda what, done, total: seen.append(done))
+    assert all(is_cached(*t) for t in takes) and seen == [0, 1, 2]
