@@ -113,6 +113,7 @@ def evaluate_model(model_path: Path, sets: dict[str, list]) -> dict:
         "other_keywords_firing": scored["others"].found_rate(),
         "positives": len(scored["positives"].files),
         "missed": [f.name for f in scored["positives"].files if f.detections == 0],
+        "false_accept_files": {f.name: f.detections for f in scored["negatives"].files if f.detections},
         "det_curve": det_rows(scored["positives"], scored["negatives"], config),
     }
 

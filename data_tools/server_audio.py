@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from data_tools import acoustics as ac
+from data_tools.phone_synth import PhoneSynth
 from data_tools.profiles import sample_profiles
-from data_tools.synth import _PhoneSynth
 from data_tools.text import normalize_phrase, partials, random_sentence
 from wakeword.constants import SAMPLE_RATE
 from wakeword.errors import ParameterError
@@ -22,12 +22,12 @@ from wakeword.errors import ParameterError
 __all__ = ["PhraseStream", "calibration_clips", "phrase_stream"]
 
 
-def _speakers(count: int, rng: np.random.Generator, *, split: str) -> list[_PhoneSynth]:
+def _speakers(count: int, rng: np.random.Generator, *, split: str) -> list[PhoneSynth]:
     """``count`` server-side speakers (each with a room, microphone and noise) from ``split``'s voices."""
     held_out = count if split == "test" else 0
     profiles = sample_profiles(count, test_phones=held_out, rng=rng, first_index=10_000)
     return [
-        _PhoneSynth(dataclasses.replace(p, phone_id=f"server-{i:03d}"), rng, bed_seconds=5.0)
+        PhoneSynth(dataclasses.replace(p, phone_id=f"server-{i:03d}"), rng, bed_seconds=5.0)
         for i, p in enumerate(profiles)
     ]
 
