@@ -1,11 +1,10 @@
 """The log-mel frontend, defined once for training, evaluation and devices.
 
-Two implementations of the same computation:
+Two implementations of the same computation (``wakeword.frontend.log_mel`` picks one by name):
 
-- ``backend="librosa"``: NumPy/librosa in float64, the reference used by data tools and tests;
-- ``backend="tf"``: :class:`wakeword.tf_frontend.LogMelFrontend`, a Keras layer built from
-  ``tf.signal`` ops that converts to TFLite builtins, so a model carries its own frontend and a
-  device needs no librosa.
+- :func:`log_mel_librosa`: NumPy/librosa in float64, the reference used by data tools and tests;
+- :class:`wakeword.tf_frontend.LogMelFrontend`, a Keras layer built from ``tf.signal`` ops that
+  converts to TFLite builtins, so a model carries its own frontend and a device needs no librosa.
 
 Both frame the audio without padding (frame ``t`` covers samples ``[t * hop, t * hop + n_fft)``),
 apply a periodic Hann window of ``window_length`` samples centred in ``n_fft``, take the power
@@ -25,16 +24,13 @@ from wakeword.constants import SAMPLE_RATE
 from wakeword.errors import AudioShapeError, AudioTooShortError, ParameterError
 
 __all__ = [
-    "BACKENDS",
     "DEFAULT_FEATURES",
     "FeatureConfig",
     "analysis_window",
-    "log_mel",
+    "check_input",
     "log_mel_librosa",
     "mel_filterbank",
 ]
-
-BACKENDS = ("librosa", "tf")
 
 
 @dataclass(frozen=True)
@@ -169,7 +165,9 @@ def analysis_window(config: FeatureConfig = DEFAULT_FEATURES) -> np.ndarray:
     return np.pad(hann, (left, config.n_fft - n - left))
 
 
-def _check_input(y: np.ndarray, config: FeatureConfig, source: str) -> np.ndarray:
+def check_input(y: np.ndarray, config: FeatureConfig, source: str) -> np.ndarray:
+    """``y`` as an array of shape (n,) or (batch, n) of finite samples at least one frame long, or
+    an :class:`~wakeword.errors.AudioError` naming ``source``."""
     y = np.asarray(y)
     if y.ndim == 1:
         y = validate_audio(y, source=source, sample_rate=config.sample_rate, min_seconds=0, allow_silent=True)
@@ -206,7 +204,7 @@ def log_mel_librosa(
     """
     import librosa  # imported here: ~1 s, and only this backend needs it
 
-    y = _check_input(y, config, source).astype(np.float64)
+    y = check_input(y, config, source).astype(np.float64)
     stft = librosa.stft(
         y,
         n_fft=config.n_fft,
@@ -218,34 +216,3 @@ def log_mel_librosa(
     power = np.abs(stft) ** 2
     mel = np.swapaxes(power, -1, -2) @ mel_filterbank(config)
     return np.log(mel + config.log_floor).astype(np.float32)
-
-
-def log_mel(
-    y: np.ndarray,
-    *,
-    config: FeatureConfig = DEFAULT_FEATURES,
-    backend: str = "librosa",
-    source: str = "<array>",
-) -> np.ndarray:
-    """Log-mel features of audio with the chosen backend (see the module docstring).
-
-    Parameters
-    ----------
-    y : np.ndarray [shape=(n,) or (batch, n)], float, ``config.sample_rate`` Hz
-    config : FeatureConfig
-    backend : {"librosa", "tf"}
-    source : str
-        Name used in error messages.
-
-    Returns
-    -------
-    np.ndarray [shape=(frames, n_mels) or (batch, frames, n_mels)], float32
-    """
-    if backend == "librosa":
-        return log_mel_librosa(y, config=config, source=source)
-    if backend == "tf":
-        from wakeword.tf_frontend import log_mel_tf
-
-        y = _check_input(y, config, source)
-        return log_mel_tf(y, config=config)
-    raise ParameterError(f"backend must be one of {BACKENDS}, got {backend!r}")

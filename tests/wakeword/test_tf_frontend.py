@@ -6,7 +6,8 @@ import numpy as np
 import tensorflow as tf
 
 from wakeword.constants import SAMPLE_RATE
-from wakeword.features import DEFAULT_FEATURES, FeatureConfig, log_mel
+from wakeword.features import DEFAULT_FEATURES, FeatureConfig
+from wakeword.frontend import log_mel
 from wakeword.tf_frontend import LogMelFrontend
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from wakeword.frontend import BACKENDS
+
 HELP = "log-mel features of an audio file (shape, range, .npy, plot)"
 
 
@@ -16,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="audio file (WAV, FLAC, OGG, ...; any rate, mono or stereo)")
     parser.add_argument(
         "--backend",
-        choices=("librosa", "tf"),
+        choices=BACKENDS,
         default="librosa",
         help="implementation: librosa (NumPy reference) or tf (the in-model Keras layer); default librosa",
     )
@@ -29,8 +31,9 @@ def run(args: argparse.Namespace) -> int:
 
     from wakeword.audio import load_audio
     from wakeword.constants import SAMPLE_RATE
-    from wakeword.features import DEFAULT_FEATURES, log_mel
+    from wakeword.features import DEFAULT_FEATURES
     from wakeword.fileio import atomic_write
+    from wakeword.frontend import log_mel
     from wakeword.plots import save_log_mel_plot
 
     config = DEFAULT_FEATURES
