@@ -38,7 +38,7 @@ def ensure_big_fleet(path: Path, devices: int):
     from data_tools.fleet import FLEET_FILE, Fleet
     from data_tools.synth import FleetConfig, synth_fleet
     from device_client.store import MANIFEST
-    from wakeword.cli.progress import ProgressBars
+    from wakeword.progress import ProgressBars
 
     if (path / FLEET_FILE).exists():
         fleet = Fleet(path)

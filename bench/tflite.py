@@ -58,8 +58,8 @@ def latency(path: Path) -> dict:
 
 def export_fresh(name: str, quantize: str, folder: Path) -> Path:
     from models import build_model
+    from orchestrator.export import ExportConfig, export_run
     from orchestrator.run import save_run
-    from wakeword.export import ExportConfig, export_run
     from wakeword.window import DEFAULT_WINDOW as W
 
     classifier = build_model(name, (W.frames, W.features.n_mels), seed=0)
@@ -74,8 +74,9 @@ def export_fresh(name: str, quantize: str, folder: Path) -> Path:
 def accuracy(run: Path, fleet_path: Path, folder: Path) -> list[dict]:
     from data_tools.fleet import Fleet
     from orchestrator.evaluation import EvalConfig, evaluate_fleet
-    from wakeword.export import ExportConfig, export_run, read_metadata, window_from_metadata
+    from orchestrator.export import ExportConfig, export_run
     from wakeword.scoring import TFLiteScorer
+    from wakeword.tflite_format import read_metadata, window_from_metadata
 
     fleet, rows = Fleet(fleet_path), []
     for quantize in ("none", "int8"):

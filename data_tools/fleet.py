@@ -85,10 +85,15 @@ class Fleet:
         return streams[:n_val] if split == "validation" else streams[n_val:]
 
     def store(self, phone_id: str) -> PhoneStore:
-        """Open one phone's store."""
+        """Open one phone's store (reads its manifest: the phone's side only)."""
+        return PhoneStore(self.store_path(phone_id))
+
+    def store_path(self, phone_id: str) -> Path:
+        """A phone's store folder as ``fleet.json`` gives it, without opening anything in it (what
+        the server may know of a phone: where its client computation finds its own data)."""
         for entry in self.phones:
             if entry.phone_id == phone_id:
-                return PhoneStore(self.root / entry.path)
+                return self.root / entry.path
         raise ParameterError(f"{self.root}: no phone {phone_id!r}")
 
     def background(self) -> list[PhoneStore]:

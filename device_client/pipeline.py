@@ -20,7 +20,8 @@ store lists clips by kind; a shuffle buffer of half a phone left local epochs cl
 
 Augmentation (training only): optionally a mel-axis warp (vocal-tract-length perturbation), then
 in the mel-power domain (exact for gain and exact in expectation for additive noise) random
-gain and mixing with another negative window of the same phone (background speech or noise), then
+gain, mixing with another negative window of the same phone (background speech or noise) and a
+random channel colouring (tilt and bump per mel band), then
 SpecAugment time and frequency masks (Park et al. 2019, arXiv 1904.08779).
 """
 
@@ -66,10 +67,12 @@ class AugmentConfig:
     freq_masks: int = 2  # SpecAugment frequency masks per window
     freq_mask_bins: int = 5  # widest frequency mask (mel bands)
     warp: float = 0.0  # VTLP: mel axis scaled by 1 +- up to this (0.1 trained worse on unseen voices)
+    eq_db: float = 0.0  # microphone/channel colouring: a random spectral tilt of +- up to this many dB
+    # at the band edges plus one random bump or notch as deep (0 = off)
 
     @classmethod
     def none(cls) -> AugmentConfig:
-        return cls(shift_frames=0, gain_db=0.0, mix_prob=0.0, time_masks=0, freq_masks=0, warp=0.0)
+        return cls(shift_frames=0, gain_db=0.0, mix_prob=0.0, time_masks=0, freq_masks=0, warp=0.0, eq_db=0.0)
 
 
 @dataclass(frozen=True)
@@ -95,13 +98,14 @@ def cache_key(store: PhoneStore, window: WindowConfig) -> str:
     return digest.hexdigest()[:16]
 
 
-CACHE_FILE = "logmel.tfrecord"  # fixed name: a client computation derives it from the phone id
+CACHE_FILE = "logmel.tfrecord"  # in the store's cache folder (cache_path)
 KEY_FILE = "logmel.key"  # the cache_key the file was built for
 
 
-def cache_path(store: PhoneStore, window: WindowConfig = DEFAULT_WINDOW) -> Path:
-    """Where a phone keeps its feature cache (``PHONE/cache/logmel.tfrecord``)."""
-    return store.root / CACHE_DIR / CACHE_FILE
+def cache_path(store: PhoneStore | Path, window: WindowConfig = DEFAULT_WINDOW) -> Path:
+    """Where a phone keeps its feature cache (``PHONE/cache/logmel.tfrecord``), from its open store
+    or its store folder (no file is opened)."""
+    return (store if isinstance(store, Path) else store.root) / CACHE_DIR / CACHE_FILE
 
 
 def cache_is_current(store: PhoneStore, window: WindowConfig = DEFAULT_WINDOW) -> bool:
@@ -353,6 +357,8 @@ def _augment(batch, seed, aug: AugmentConfig, floor: float):
         )
         level = tf.pow(10.0, _uniform(seed, 4, b, aug.mix_db[0], aug.mix_db[1]) / 10.0)
         power = power + tf.where(use, level, 0.0)[:, None, None] * other
+    if aug.eq_db > 0:
+        power = power * _channel_curve(seed, b, m, aug.eq_db)[:, None, :]
     x = tf.math.log(power + f)
     mean = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
     keep = tf.ones_like(x, dtype=tf.bool)
@@ -361,6 +367,22 @@ def _augment(batch, seed, aug: AugmentConfig, floor: float):
     for k in range(aug.freq_masks):
         keep &= _mask(seed, 20 + k, b, m, aug.freq_mask_bins)[:, None, :]
     return tf.where(keep, x, mean), y
+
+
+def _channel_curve(seed, b, m, depth_db: float):
+    """Per example, a random power gain per mel band [b, m]: a tilt from -t to +t dB across the
+    bands (t uniform in +-depth_db) plus a Gaussian bump or notch of +-depth_db dB (centre anywhere,
+    width 5-25% of the bands): the colouring of an unknown microphone and room."""
+    import tensorflow as tf
+
+    pos = tf.linspace(-1.0, 1.0, m)[None, :]
+    tilt = _uniform(seed, 6, b, -depth_db, depth_db)[:, None] * pos
+    centre = _uniform(seed, 7, b, -1.0, 1.0)[:, None]
+    width = _uniform(seed, 8, b, 0.1, 0.5)[:, None]
+    bump = _uniform(seed, 9, b, -depth_db, depth_db)[:, None] * tf.exp(
+        -0.5 * tf.square((pos - centre) / width)
+    )
+    return tf.pow(10.0, (tilt + bump) / 10.0)
 
 
 def _warp_mel(x, factor):

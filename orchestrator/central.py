@@ -24,6 +24,7 @@ from device_client.pipeline import (
 )
 from models import DEFAULT_MODEL, build_model
 from orchestrator.run import describe_run, load_start_model, save_run
+from orchestrator.schedules import cosine_learning_rate
 from wakeword.errors import ParameterError
 
 __all__ = ["CentralConfig", "train_central"]
@@ -126,7 +127,7 @@ def train_central(
         best_weights = [w.copy() for w in classifier.get_weights()]
         log(f"epoch   0  --init-from {config.init_from}: val loss {best:.4f}")
     for epoch in range(config.epochs):
-        lr = config.learning_rate * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs)))
+        lr = float(cosine_learning_rate(epoch, peak=config.learning_rate, rounds=config.epochs))
         optimizer.learning_rate.assign(lr)
         ds = pooled_dataset(
             train_paths, config=pipe, augment=config.augment, seed=config.seed * 1000 + epoch, training=True

@@ -42,9 +42,9 @@ def run_demo(
     from data_tools.fleet import Fleet
     from data_tools.synth import FleetConfig, synth_fleet
     from orchestrator.evaluation import EvalConfig, evaluate_fleet
+    from orchestrator.export import ExportConfig, export_run
     from orchestrator.federated import FederatedConfig, train_federated
     from orchestrator.run import RUN_FILE, load_run
-    from wakeword.export import ExportConfig, export_run
     from wakeword.fileio import atomic_write
     from wakeword.plots import save_det_plot
     from wakeword.scoring import KerasScorer

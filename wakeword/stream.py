@@ -55,7 +55,7 @@ class TFLiteModel:
     def __init__(self, path: str | os.PathLike | bytes, *, num_threads: int = 1) -> None:
         import tensorflow as tf
 
-        from wakeword.export import native_output_silenced, read_metadata
+        from wakeword.tflite_format import native_output_silenced, read_metadata
 
         self.name = "<bytes>" if isinstance(path, bytes) else str(path)
         self.metadata = read_metadata(path)  # clear error for a missing, non-TFLite or foreign file
@@ -77,7 +77,7 @@ class TFLiteModel:
         return float(self.interpreter.get_tensor(self._output).reshape(-1)[0])
 
     def detector_config(self, *, threshold: float | None = None) -> DetectorConfig:
-        from wakeword.export import detector_from_metadata
+        from wakeword.tflite_format import detector_from_metadata
 
         return detector_from_metadata(self.metadata, threshold=threshold)
 

@@ -109,3 +109,20 @@ def test_mel_warp_moves_formants_and_keeps_identity():
     np.testing.assert_array_equal(y[0], x[0])  # factor 1: unchanged
     assert np.argmax(y[1, 0]) == 22 and np.argmax(y[2, 0]) == 18  # 20 * 1.1, 20 * 0.9
     assert (y >= 0).all() and (y <= 1).all()  # interpolation, no overshoot
+
+
+def test_channel_curve_is_a_bounded_smooth_colouring():
+    """The microphone colouring: per example one gain per mel band, within +-2 x depth dB (tilt
+    plus bump), smooth across bands, different per example, the same for the same seed."""
+    import tensorflow as tf
+
+    from device_client.pipeline import _channel_curve
+
+    seed = tf.constant([3, 4], tf.int64)
+    curve = _channel_curve(seed, 64, 40, 6.0).numpy()
+    db = 10 * np.log10(curve)
+    assert curve.shape == (64, 40)
+    assert np.abs(db).max() <= 12.0 + 1e-4
+    assert np.abs(np.diff(db, axis=1)).max() < 3.0  # neighbouring bands move together
+    assert np.std(db[:, 0] - db[:, -1]) > 1.0  # tilts differ between examples
+    np.testing.assert_array_equal(curve, _channel_curve(seed, 64, 40, 6.0).numpy())

@@ -18,18 +18,15 @@ from data_tools.fleet import Fleet
 from orchestrator.federated import (
     FederatedConfig,
     _changed_settings,
-    _fair_fed_avg,
-    _model_fn,
     _settings,
-    client_learning_rate_fn,
-    cosine_learning_rate,
     dp_epsilon,
     evaluation_sample,
-    fairness_weight,
     sample_clients,
     train_federated,
 )
 from orchestrator.run import load_run
+from orchestrator.schedules import cosine_learning_rate
+from orchestrator.tff_process import _fair_fed_avg, _model_fn, client_learning_rate_fn, fairness_weight
 
 REPO = Path(__file__).resolve().parents[2]
 IDS = [f"phone-{i:04d}" for i in range(20)]

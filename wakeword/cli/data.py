@@ -151,7 +151,7 @@ def run_synth(args: argparse.Namespace) -> int:
         stream_minutes=args.stream_minutes,
         other_kokoro_texts=args.other_kokoro_texts,
     )
-    from wakeword.cli.progress import ProgressBars
+    from wakeword.progress import ProgressBars
 
     started = time.perf_counter()
     with ProgressBars() as bars:
@@ -173,7 +173,7 @@ def run_cache(args: argparse.Namespace) -> int:
 
     from data_tools.caches import build_caches
     from data_tools.fleet import Fleet
-    from wakeword.cli.progress import ProgressBars
+    from wakeword.progress import ProgressBars
 
     started = time.perf_counter()
     with ProgressBars() as bars:
@@ -210,7 +210,7 @@ def run_voices(args: argparse.Namespace) -> int:
 
 def run_import(args: argparse.Namespace) -> int:
     from data_tools.importers import import_dataset
-    from wakeword.cli.progress import ProgressBars
+    from wakeword.progress import ProgressBars
 
     columns = {"path": args.path_column, "label": args.label_column, "speaker": args.speaker_column}
     with ProgressBars() as bars:

@@ -33,9 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wakeword.cli.progress import ProgressBars
     from wakeword.demo import DemoConfig, run_demo
     from wakeword.errors import ParameterError
+    from wakeword.progress import ProgressBars
 
     if args.devices < 3:
         raise ParameterError(

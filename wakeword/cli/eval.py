@@ -52,10 +52,10 @@ def run(args: argparse.Namespace) -> int:
 
     from data_tools.fleet import Fleet
     from orchestrator.evaluation import EvalConfig, evaluate_fleet
-    from wakeword.cli.progress import ProgressBars
     from wakeword.errors import ParameterError
     from wakeword.fileio import atomic_write
     from wakeword.plots import save_det_plot
+    from wakeword.progress import ProgressBars
 
     if args.target_fa_per_hour <= 0:
         raise ParameterError(f"--target-fa-per-hour must be positive, got {args.target_fa_per_hour}")
@@ -111,7 +111,7 @@ def _scorer(model: Path):
 
         classifier, description, window = load_run(model)
         return KerasScorer(classifier, window), f"{description['model']} ({description['mode']})"
-    from wakeword.export import read_metadata, window_from_metadata
+    from wakeword.tflite_format import read_metadata, window_from_metadata
 
     return TFLiteScorer(model, window_from_metadata(read_metadata(model))), model.name
 
@@ -119,11 +119,11 @@ def _scorer(model: Path):
 def _model_threshold(model: Path) -> float:
     """The threshold a .tflite file ships with, or the one a run's newest evaluation recommends."""
     if model.suffix == ".tflite":
-        from wakeword.export import read_metadata
+        from wakeword.tflite_format import read_metadata
 
         return float(read_metadata(model)["threshold"])
+    from orchestrator.export import recommended_threshold
     from wakeword.errors import ParameterError
-    from wakeword.export import recommended_threshold
 
     threshold, target, _ = recommended_threshold(model)
     if target is None:

@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from wakeword.export import ExportConfig, export_run
+    from orchestrator.export import ExportConfig, export_run
 
     config = ExportConfig(
         quantize=args.quantize, threshold=args.threshold, max_quantization_error=args.max_quantization_error

@@ -20,7 +20,7 @@ HELP = "train the model (federated with TFF by default, or --central)"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from models import DEFAULT_MODEL, MODELS
     from orchestrator.central import CentralConfig
-    from orchestrator.federated import (
+    from orchestrator.federated_config import (
         AGGREGATORS,
         CLIENT_OPTIMIZERS,
         CLIENT_SCHEDULES,
@@ -225,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_federated(args: argparse.Namespace, fleet) -> int:
     from device_client.pipeline import AugmentConfig, PipelineConfig
     from orchestrator.federated import FederatedConfig, train_federated
-    from wakeword.cli.progress import ProgressBars
+    from wakeword.progress import ProgressBars
 
     config = FederatedConfig(
         model=args.model,
@@ -278,7 +278,7 @@ def _run_federated(args: argparse.Namespace, fleet) -> int:
 def _run_central(args: argparse.Namespace, fleet) -> int:
     from device_client.pipeline import AugmentConfig
     from orchestrator.central import CentralConfig, train_central
-    from wakeword.cli.progress import ProgressBars
+    from wakeword.progress import ProgressBars
 
     config = CentralConfig(
         model=args.model,

@@ -10,18 +10,11 @@ import pytest
 import tensorflow as tf
 
 from models import MODELS, build_model
+from orchestrator.export import QUANTIZE_MODES, ExportCheckError, ExportConfig, audio_model, export_run
 from orchestrator.run import save_run
 from tests.helpers import assert_one_line_error, run_wakeword
 from wakeword.errors import WakewordError
-from wakeword.export import (
-    QUANTIZE_MODES,
-    ExportCheckError,
-    ExportConfig,
-    audio_model,
-    embed_metadata,
-    export_run,
-    read_metadata,
-)
+from wakeword.tflite_format import embed_metadata, read_metadata
 from wakeword.window import DEFAULT_WINDOW
 
 

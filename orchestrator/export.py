@@ -1,9 +1,10 @@
-"""``wakeword export``: a trained run to one TFLite file a device can run as it is.
+"""``wakeword export``: a trained run to one TFLite file a device can run as it is (server side:
+it reads the run and calibrates on audio the server synthesizes).
 
 The file takes one raw 16 kHz audio window ``(1, window.samples)`` (the log-mel frontend is inside
 the graph) and returns the wake-word probability ``(1, 1)``. Everything else a device needs (phrase,
 window and stride, smoothing, refractory period, recommended threshold and the FA/h it was chosen
-for, model version) is embedded in the file as TFLite metadata named :data:`METADATA_NAME` (JSON),
+for, model version) is embedded in the file as TFLite metadata (JSON, :mod:`wakeword.tflite_format`),
 which ``wakeword detect`` and ``wakeword listen`` read by themselves.
 
 Quantization modes:
@@ -21,13 +22,10 @@ must stay under ``max_quantization_error``. A model that fails is not written.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import hashlib
 import json
 import os
-import sys
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,21 +35,17 @@ from wakeword.detector import DetectorConfig
 from wakeword.errors import ParameterError, WakewordError
 from wakeword.fileio import atomic_write
 from wakeword.scoring import pad_for_streaming
+from wakeword.tflite_format import METADATA_FORMAT, embed_metadata, native_output_silenced, read_metadata
 from wakeword.window import WindowConfig
 
 __all__ = [
     "FLOAT_TOLERANCE",
-    "METADATA_NAME",
     "QUANTIZE_MODES",
     "ExportCheckError",
     "ExportConfig",
-    "embed_metadata",
     "export_run",
-    "read_metadata",
 ]
 
-METADATA_NAME = "wakeword"  # name of the TFLite metadata entry holding our JSON
-METADATA_FORMAT = "wakeword-tflite-1"
 QUANTIZE_MODES = ("none", "float16", "int8")
 FLOAT_TOLERANCE = 1e-4  # float TFLite vs Keras, absolute, on probabilities
 FRONTEND_LAYER = "log_mel"  # name of the frontend layer in the exported graph (kept float in int8)
@@ -79,96 +73,6 @@ class ExportConfig:
             raise ParameterError(f"--threshold must be between 0 and 1, got {self.threshold}")
         if self.calibration_clips < 1 or self.check_clips < 1:
             raise ParameterError("calibration_clips and check_clips must be >= 1")
-
-
-# --- metadata ------------------------------------------------------------------------------------
-
-
-def embed_metadata(flatbuffer: bytes, metadata: dict, *, strip_names: bool = True) -> bytes:
-    """Return ``flatbuffer`` with ``metadata`` (JSON) stored as the TFLite metadata entry
-    :data:`METADATA_NAME` (replacing one already there).
-
-    ``strip_names`` also drops the names of internal tensors (debug information: about a third of a
-    small model's file); the input and output keep theirs.
-    """
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.python.util import _convert_model_from_object_to_bytearray
-
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flatbuffer, 0))
-    if strip_names:
-        for graph in model.subgraphs:
-            keep = set(graph.inputs) | set(graph.outputs)
-            for i, tensor in enumerate(graph.tensors):
-                if i not in keep:
-                    tensor.name = b""
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(json.dumps(metadata, sort_keys=True).encode(), dtype=np.uint8)
-    model.metadata = [m for m in (model.metadata or []) if m.name != METADATA_NAME.encode()]
-    model.buffers.append(buffer)
-    entry = schema.MetadataT()
-    entry.name = METADATA_NAME.encode()
-    entry.buffer = len(model.buffers) - 1
-    model.metadata.append(entry)
-    return bytes(_convert_model_from_object_to_bytearray(model))
-
-
-def read_metadata(model: str | os.PathLike | bytes) -> dict:
-    """The wakeword metadata of a TFLite file (or its bytes).
-
-    Raises
-    ------
-    WakewordError
-        The file is missing, not a TFLite model, or has no wakeword metadata.
-    """
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    name = "<bytes>" if isinstance(model, bytes) else str(model)
-    content = model if isinstance(model, bytes) else _read(model)
-    if len(content) < 8 or content[4:8] != b"TFL3":
-        raise WakewordError(f"{name}: not a TFLite model; give a file written by `wakeword export`")
-    try:
-        root = schema.Model.GetRootAsModel(content, 0)
-        for i in range(root.MetadataLength()):
-            entry = root.Metadata(i)
-            if entry.Name() == METADATA_NAME.encode():
-                data = root.Buffers(entry.Buffer()).DataAsNumpy()
-                meta = json.loads(np.asarray(data, dtype=np.uint8).tobytes())
-                break
-        else:
-            meta = None
-    except Exception as exc:  # a damaged flatbuffer fails in many ways; all mean the same here
-        raise WakewordError(f"{name}: damaged TFLite file ({type(exc).__name__}); export it again") from None
-    if not isinstance(meta, dict) or meta.get("format") != METADATA_FORMAT:
-        raise WakewordError(
-            f"{name}: a TFLite model without wakeword metadata; export it with `wakeword export`"
-        )
-    return meta
-
-
-def _read(path: str | os.PathLike) -> bytes:
-    path = Path(path)
-    if path.is_dir():
-        raise WakewordError(f"{path}: is a folder; give a .tflite file (`wakeword export RUN --out FILE`)")
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise WakewordError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise WakewordError(f"{path}: cannot read ({exc.strerror})") from None
-
-
-def window_from_metadata(meta: dict) -> WindowConfig:
-    return WindowConfig.from_dict(meta["window"])
-
-
-def detector_from_metadata(meta: dict, *, threshold: float | None = None) -> DetectorConfig:
-    det = meta["detector"]
-    return DetectorConfig(
-        window=window_from_metadata(meta),
-        smooth_windows=int(det["smooth_windows"]),
-        refractory_s=float(det["refractory_s"]),
-        threshold=float(meta["threshold"] if threshold is None else threshold),
-    )
 
 
 # --- conversion ----------------------------------------------------------------------------------
@@ -201,26 +105,6 @@ def detector_windows(
             starts = starts[np.linspace(0, n - 1, per_clip).round().astype(int)]
         out += [padded[s : s + window.samples] for s in starts]
     return np.stack(out).astype(np.float32)
-
-
-@contextlib.contextmanager
-def native_output_silenced():
-    """Discard what native code writes to stdout/stderr meanwhile (the TFLite converter's and
-    delegate's chatter, which Python's logging settings do not reach)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    try:
-        with open(os.devnull, "wb") as null, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            os.dup2(null.fileno(), 1)
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        os.close(saved[0])
-        os.close(saved[1])
 
 
 def convert(
