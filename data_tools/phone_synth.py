@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from data_tools import acoustics as ac
+from data_tools.neural_tts import parse_blend
 from data_tools.others import KOKORO_OTHER_TEXTS, other_text, other_voice
 from data_tools.profiles import PhoneProfile
 from data_tools.tts import NEURAL_ENGINES, Voice, synthesize
@@ -38,10 +39,12 @@ class PhoneSynth:
         bed_seconds: float = 20.0,
         phrase: str = "",
         kokoro_texts: int = KOKORO_OTHER_TEXTS,
+        phrase_takes: int = NEURAL_PHRASE_TAKES,
     ) -> None:
         self.profile = profile
         self.kokoro_texts = kokoro_texts  # sentences per Kokoro style other people say (0: no Kokoro)
-        self.phrase = phrase  # a neural owner's phrase gets NEURAL_PHRASE_TAKES distinct takes
+        self.phrase = phrase  # a neural owner's phrase gets ``phrase_takes`` distinct takes
+        self.phrase_takes = phrase_takes
         self.rng = rng
         self.neural = profile.speaker.engine in NEURAL_ENGINES
         self._takes: dict[str, list[np.ndarray]] = {}  # a neural owner's takes by text
@@ -82,12 +85,22 @@ class PhoneSynth:
         """One of the owner's few takes of ``text``: a new one while there are fewer than the
         limit, else a reused one."""
         takes = self._takes.setdefault(text, [])
-        if len(takes) < (NEURAL_PHRASE_TAKES if text == self.phrase else 1):
+        if len(takes) < (self.phrase_takes if text == self.phrase else 1):
             sp = self.profile.speaker
             rate = int(np.clip(sp.rate * self.rng.uniform(0.9, 1.1), 80, 300)) if takes else sp.rate
-            takes.append(trim_silence(synthesize(text, voice=Voice(sp.engine, sp.voice, rate, sp.pitch))))
+            name = sp.voice if not takes or len(takes) < NEURAL_PHRASE_TAKES else self._jittered(sp)
+            takes.append(trim_silence(synthesize(text, voice=Voice(sp.engine, name, rate, sp.pitch))))
             return takes[-1]
         return takes[int(self.rng.integers(len(takes)))]
+
+    def _jittered(self, sp) -> str:
+        """The owner's Kokoro blend with each weight scaled by 0.8-1.25 (the same person, another
+        day: a slightly different timbre and prosody); other engines' voices as they are."""
+        if sp.engine != "kokoro":
+            return sp.voice
+        blend = parse_blend(sp.voice)
+        weights = [w * float(self.rng.uniform(0.8, 1.25)) for _, w in blend]
+        return ",".join(f"{name}:{w / sum(weights):.3f}" for (name, _), w in zip(blend, weights))
 
     def owner_sentence(self) -> str:
         """A short command the neural owner says (one of a few, reused)."""

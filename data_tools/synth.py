@@ -26,7 +26,7 @@ import numpy as np
 from data_tools import voice_assets
 from data_tools.fleet import FLEET_FILE, Fleet, write_fleet_description
 from data_tools.others import KOKORO_OTHER_TEXTS, kokoro_takes
-from data_tools.phone_synth import SENTENCE_SUFFIXES, PhoneSynth
+from data_tools.phone_synth import NEURAL_PHRASE_TAKES, SENTENCE_SUFFIXES, PhoneSynth
 from data_tools.profiles import PhoneProfile, sample_profiles
 from data_tools.text import normalize_phrase, partials, random_sentence, soundalikes
 from data_tools.tts import NEURAL_ENGINES, SynthesisError, is_cached, phonemes, synthesize
@@ -65,6 +65,9 @@ class FleetConfig:
     # sentences each Kokoro style says as "another person" (0: no Kokoro among other people); the
     # takes are made once per machine (about 25 min of one core at 5) and shared through the cache
     other_kokoro_texts: int = KOKORO_OTHER_TEXTS
+    # distinct takes of the phrase by a neural owner (Kokoro, Piper), reused with new tempo, level,
+    # room position and noise for the rest of its positives; each costs about 1 s of one core
+    neural_phrase_takes: int = NEURAL_PHRASE_TAKES
 
     def __post_init__(self) -> None:
         normalize_phrase(self.phrase)
@@ -87,6 +90,8 @@ class FleetConfig:
             raise ParameterError(
                 f"--in-sentence ({self.in_sentence}) cannot exceed --positives ({self.positives})"
             )
+        if self.neural_phrase_takes < 1:
+            raise ParameterError(f"--neural-phrase-takes must be >= 1, got {self.neural_phrase_takes}")
         if self.other_kokoro_texts < 0:
             raise ParameterError(f"--other-kokoro-texts must be >= 0, got {self.other_kokoro_texts}")
         if self.background_minutes < 0 or self.stream_minutes <= 0:
@@ -112,7 +117,13 @@ def synth_phone(config: FleetConfig, profile: PhoneProfile, index: int, folder: 
     """Synthesize one phone's store into ``folder`` (which must not hold a store). Returns the clip count."""
     rng = _phone_rng(config.seed, index)
     phrase = normalize_phrase(config.phrase)
-    synth = PhoneSynth(profile, rng, phrase=phrase, kokoro_texts=config.other_kokoro_texts)
+    synth = PhoneSynth(
+        profile,
+        rng,
+        phrase=phrase,
+        kokoro_texts=config.other_kokoro_texts,
+        phrase_takes=config.neural_phrase_takes,
+    )
     store = PhoneStore.create(
         folder, phone_id=profile.phone_id, info={"profile": profile.to_json(), "source": "synthetic"}
     )

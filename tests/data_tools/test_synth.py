@@ -196,3 +196,28 @@ def test_cli_cache_builds_each_phones_features_once(tiny_fleet, tmp_path):
     assert again.code == 0 and "0 feature caches built, 3 already current" in again.stdout
     bad = run_wakeword("data", "cache", fleet_dir, "--jobs", "0")
     assert_one_line_error(bad, "--jobs")
+
+
+def test_neural_phrase_takes_must_be_positive():
+    with pytest.raises(ParameterError, match="--neural-phrase-takes"):
+        FleetConfig(phrase="hey computer", neural_phrase_takes=0)
+
+
+def test_extra_kokoro_takes_jitter_the_owners_blend(rng):
+    """Beyond the first takes, a Kokoro owner's blend is re-weighted (same styles, weights summing
+    to one, another timbre); other engines keep their voice."""
+    import dataclasses
+
+    from data_tools.neural_tts import parse_blend
+    from data_tools.phone_synth import PhoneSynth
+    from data_tools.profiles import sample_profiles
+
+    profile = sample_profiles(1, test_phones=0, rng=rng)[0]
+    kokoro = dataclasses.replace(profile.speaker, engine="kokoro", voice="af_sky:0.6,bm_george:0.4")
+    synth = PhoneSynth(dataclasses.replace(profile, speaker=kokoro), rng, bed_seconds=1.0, kokoro_texts=0)
+    jittered = parse_blend(synth._jittered(kokoro))
+    assert [name for name, _ in jittered] == ["af_sky", "bm_george"]
+    assert sum(w for _, w in jittered) == pytest.approx(1.0, abs=2e-3)
+    assert jittered[0][1] != pytest.approx(0.6, abs=1e-3)
+    espeak = dataclasses.replace(kokoro, engine="espeak-ng", voice="en-us+m3")
+    assert synth._jittered(espeak) == "en-us+m3"

@@ -55,6 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "sentences each Kokoro style says as another person near a phone, made "
             "once per machine and cached (0: no Kokoro among other people, faster)",
         ),
+        (
+            "neural-phrase-takes",
+            "distinct takes of the phrase by a Kokoro or Piper owner (about 1 s of CPU each; "
+            "the rest of its positives reuse them in new rooms, noise and tempo)",
+        ),
     ):
         attr = name.replace("-", "_")
         synth.add_argument(f"--{name}", type=int, default=getattr(defaults, attr), dest=attr,
@@ -150,6 +155,7 @@ def run_synth(args: argparse.Namespace) -> int:
         background_minutes=args.background_minutes,
         stream_minutes=args.stream_minutes,
         other_kokoro_texts=args.other_kokoro_texts,
+        neural_phrase_takes=args.neural_phrase_takes,
     )
     from wakeword.progress import ProgressBars
 
