@@ -14,6 +14,7 @@ def _modules() -> dict[str, ModuleType]:
 
 
 MODELS: dict[str, ModuleType] = _modules()
+FRONTEND_LAYER = "log_mel"  # name of the frontend layer in a model taking audio
 DEFAULT_MODEL = "tc_resnet"  # fastest to train and run here (2,000 vs 160 windows/s for ds_cnn)
 
 
@@ -47,16 +48,20 @@ def build_model(
     return MODELS[name].build(tuple(input_shape), width=width, dropout=dropout, seed=seed)
 
 
-def with_frontend(classifier, *, window_samples: int, features=None):
-    """A model taking raw audio ``(batch, window_samples)``: the shared log-mel layer, then ``classifier``.
+def with_frontend(
+    classifier, *, window_samples: int, features=None, batch_size: int | None = None, name: str | None = None
+):
+    """A model taking raw audio ``(batch, window_samples)``: the shared log-mel layer (named
+    ``log_mel``), then ``classifier``.
 
-    The result is what ``wakeword export`` converts: the TFLite file holds the frontend.
+    ``batch_size=1`` fixes the batch, as the exported TFLite file has it (static shapes convert to
+    fewer ops). The result is what ``wakeword export`` converts: the TFLite file holds the frontend.
     """
     import tensorflow as tf
 
     from wakeword.features import DEFAULT_FEATURES
     from wakeword.tf_frontend import LogMelFrontend
 
-    audio = tf.keras.Input(shape=(window_samples,), dtype=tf.float32, name="audio")
-    feats = LogMelFrontend(features or DEFAULT_FEATURES, name="log_mel")(audio)
-    return tf.keras.Model(audio, classifier(feats), name=f"{classifier.name}_audio")
+    audio = tf.keras.Input(shape=(window_samples,), batch_size=batch_size, dtype=tf.float32, name="audio")
+    feats = LogMelFrontend(features or DEFAULT_FEATURES, name=FRONTEND_LAYER)(audio)
+    return tf.keras.Model(audio, classifier(feats), name=name or f"{classifier.name}_audio")
