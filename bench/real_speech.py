@@ -1,7 +1,8 @@
 """Real people: the Picovoice wake-word benchmark's protocol on models trained on synthetic voices.
 
     python -m bench.real_speech [--keywords computer jarvis "hey computer"] [--devices 200]
-                                [--train-args "--central"] [--sphinx-thresholds 1e-30,1e-20,...]
+                                [--train-args "--central"] [--synth-args "--neural-phrase-takes 20"]
+                                [--sphinx-thresholds 1e-30,1e-20,...]
 
 For each keyword: a fleet synthesized for it (``wakeword data synth``), ``wakeword train`` with its
 defaults (plus ``--train-args``), ``wakeword export --quantize int8``; then every real clip of
@@ -42,12 +43,14 @@ def _wakeword(*args) -> None:
     subprocess.run(command, check=True)
 
 
-def build_model(keyword: str, *, devices: int, train_args: list[str]) -> tuple[Path, Path]:
+def build_model(
+    keyword: str, *, devices: int, train_args: list[str], synth_args: list[str] = ()
+) -> tuple[Path, Path]:
     """Fleet, default training and int8 export for ``keyword`` (each step skipped when done)."""
     folder = OUT / keyword.replace(" ", "-")
     fleet, run, model = folder / "fleet", folder / "run", folder / "model-int8.tflite"
     if not (fleet / ".complete").exists():
-        _wakeword("data", "synth", "--phrase", keyword, "--devices", devices, "--out", fleet)
+        _wakeword("data", "synth", "--phrase", keyword, "--devices", devices, "--out", fleet, *synth_args)
         (fleet / ".complete").touch()
     if not (run / "model.keras").exists() and not (run / "run.json").exists():
         _wakeword("train", "--fleet", fleet, "--out", run, *train_args)
@@ -196,7 +199,10 @@ def _plot(keyword: str, ours: dict, sphinx: list[dict]) -> Path:
 
 
 def run_keyword(keyword: str, args: argparse.Namespace) -> dict:
-    fleet, model = build_model(keyword, devices=args.devices, train_args=shlex.split(args.train_args))
+    fleet, model = build_model(
+        keyword, devices=args.devices, train_args=shlex.split(args.train_args),
+        synth_args=shlex.split(args.synth_args),
+    )  # fmt: skip
     sets = _sets(keyword, fleet, np.random.default_rng(args.seed))
     ours = evaluate_model(model, sets)
     sphinx = []
@@ -237,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keywords", nargs="+", default=["computer", "jarvis", "hey computer"])
     parser.add_argument("--devices", type=int, default=200, help="phones in each keyword's fleet")
     parser.add_argument("--train-args", default="", help="extra `wakeword train` options (default none)")
+    parser.add_argument("--synth-args", default="", help="extra `wakeword data synth` options (default none)")
     parser.add_argument("--seed", type=int, default=1, help="noise mixing seed")
     parser.add_argument("--no-pocketsphinx", action="store_true")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="PocketSphinx processes")

@@ -307,6 +307,8 @@ def synth_fleet(
     settings = _fleet_settings(config)
     if (root / FLEET_FILE).exists():
         existing = Fleet(root).description.get("settings")
+        if existing is not None:  # a setting added since the fleet was made had its default then
+            existing = {**_fleet_settings(FleetConfig()), **existing}
         if existing != settings:
             changed = sorted(k for k in settings if existing is None or existing.get(k) != settings[k])
             raise StoreError(

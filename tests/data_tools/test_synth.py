@@ -123,6 +123,19 @@ def test_other_settings_in_the_same_folder_are_refused(tiny_fleet, tmp_path):
         synth_fleet(FleetConfig(**{**TINY.__dict__, "seed": 9}), copy)
 
 
+def test_a_fleet_from_before_a_setting_existed_resumes_at_its_default(tiny_fleet, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_fleet.root, copy)
+    description = json.loads((copy / "fleet.json").read_text())
+    del description["settings"]["neural_phrase_takes"]  # what older code wrote
+    (copy / "fleet.json").write_text(json.dumps(description))
+    shutil.rmtree(copy / "phones" / "phone-0001")
+    synth_fleet(TINY, copy, jobs=1)
+    assert tree_digest(copy / "phones") == tree_digest(tiny_fleet.root / "phones")
+    with pytest.raises(StoreError, match=r"other settings \(neural_phrase_takes\)"):
+        synth_fleet(FleetConfig(**{**TINY.__dict__, "neural_phrase_takes": 5}), copy)
+
+
 def test_unspeakable_phrase():
     with pytest.raises(ParameterError, match="no words"):
         FleetConfig(phrase=" ... ")
