@@ -47,7 +47,7 @@ def build_caches(
         Caches computed now, and caches that were already current.
     """
     if jobs is not None and jobs < 1:
-        raise ParameterError(f"--jobs must be >= 1, got {jobs}")
+        raise ParameterError(f"`jobs` must be >= 1, got {jobs}")
     phone_ids = fleet.training_ids() + fleet.validation_ids()
     paths = {entry.phone_id: fleet.root / entry.path for entry in fleet.phones}
     todo = [p for p in phone_ids if not cache_is_current(PhoneStore(paths[p]), window)]

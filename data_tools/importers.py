@@ -78,7 +78,7 @@ def scan(
     else:
         raise ParameterError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     if not clips:
-        raise ParameterError(f"{source}: no audio files in the {layout} layout found; check --layout")
+        raise ParameterError(f"{source}: no audio files in the {layout} layout found; check `layout`")
     found = {c.path for c in clips}
     unmatched = [
         (str(p), f"name does not follow the {layout} layout")
@@ -127,7 +127,7 @@ def _scan_precise(source: Path) -> list[SourceClip]:
 def _scan_csv(source: Path, csv_path: Path | None, columns: dict) -> list[SourceClip]:
     csv_path = Path(csv_path) if csv_path is not None else source / "metadata.csv"
     if not csv_path.is_file():
-        raise ParameterError(f"{csv_path}: no such CSV file; give --csv (columns path, label, speaker)")
+        raise ParameterError(f"{csv_path}: no such CSV file; give `csv` (columns path, label, speaker)")
     names = {"path": "path", "label": "label", "speaker": "speaker", "text": "text", **columns}
     with open(csv_path, newline="") as handle:
         reader = csv.DictReader(handle)
@@ -196,7 +196,7 @@ def import_dataset(
     labels = {c.label for c in clips}
     if positive not in labels:
         raise ParameterError(
-            f"--positive {positive!r} is not a label of {source}; labels: {sorted(labels)[:20]}"
+            f"`positive` {positive!r} is not a label of {source}; labels: {sorted(labels)[:20]}"
         )
     by_speaker: dict[str, list[SourceClip]] = {}
     for clip in clips:
@@ -212,7 +212,7 @@ def import_dataset(
     ]
     settings = {"layout": layout, "source": str(source.resolve()), "positive": positive}
     if (root / FLEET_FILE).exists() and Fleet(root).description.get("settings") != settings:
-        raise StoreError(f"{root}: holds another fleet or import; choose a new --out")
+        raise StoreError(f"{root}: holds another fleet or import; choose a new `out`")
     (root / "phones").mkdir(parents=True, exist_ok=True)
     write_fleet_description(
         root, {"phrase": positive, "seed": None, "settings": settings, "phones": phones, "background": []}

@@ -33,6 +33,7 @@ from data_tools.tts import NEURAL_ENGINES, SynthesisError, is_cached, phonemes, 
 from device_client.store import PhoneStore
 from wakeword.constants import SAMPLE_RATE
 from wakeword.errors import ParameterError, StoreError
+from wakeword.options import check_range, setting
 
 __all__ = ["FleetConfig", "synth_fleet"]
 
@@ -48,54 +49,51 @@ OTHER_TALKERS = 3  # other people heard on one phone
 class FleetConfig:
     """Settings of a synthetic fleet (recorded in fleet.json; a re-run must use the same)."""
 
-    phrase: str = "hey computer"  # the wake phrase
-    # phones in the fleet, training and held-out together: each is one voice, and voices are what
-    # the model must generalise over (central FRR at 0.5 FA/h: 42.8% with 50 phones, 6.6% with 200)
-    devices: int = 200
-    test_fraction: float = 0.2  # share of phones held out for testing (at least one)
-    seed: int = 1  # every random choice derives from it
-    positives: int = 40  # phrase clips per phone, of which in_sentence are inside sentences
-    in_sentence: int = 8  # positives with the phrase inside a longer sentence
-    partials: int = 20  # hard negatives: parts of the phrase alone ("hey", "computer")
-    soundalikes: int = 20  # hard negatives: one syllable changed ("hey commuter")
-    speech: int = 120  # other speech
-    noise: int = 40  # background noise clips
-    background_minutes: float = 60.0  # long negative streams for FA/h, in total
-    stream_minutes: float = 10.0  # length of one background stream
-    # sentences each Kokoro style says as "another person" (0: no Kokoro among other people); the
-    # takes are made once per machine (about 25 min of one core at 5) and shared through the cache
-    other_kokoro_texts: int = KOKORO_OTHER_TEXTS
-    # distinct takes of the phrase by a neural owner (Kokoro, Piper), reused with new tempo, level,
-    # room position and noise for the rest of its positives; each costs about 1 s of one core
-    neural_phrase_takes: int = NEURAL_PHRASE_TAKES
+    phrase: str = setting("hey computer", doc="the wake phrase")
+    # each phone is one voice, and voices are what the model must generalise over (central FRR at
+    # 0.5 FA/h: 42.8% with 50 phones, 6.6% with 200)
+    devices: int = setting(200, doc="phones in the fleet, training and held-out together")
+    test_fraction: float = setting(0.2, doc="share of phones held out for testing (at least one)")
+    seed: int = setting(1, doc="random seed: every choice derives from it")
+    positives: int = setting(40, doc="phrase clips per phone")
+    in_sentence: int = setting(8, doc="of the positives, how many say the phrase inside a sentence")
+    partials: int = setting(20, doc='hard negatives per phone: parts of the phrase alone ("hey")')
+    soundalikes: int = setting(20, doc='hard negatives per phone: one syllable changed ("hey commuter")')
+    speech: int = setting(120, doc="other speech clips per phone")
+    noise: int = setting(40, doc="background noise clips per phone")
+    background_minutes: float = setting(60.0, doc="total minutes of long negative streams for FA/h")
+    stream_minutes: float = setting(10.0, doc="length of one background stream, minutes")
+    other_kokoro_texts: int = setting(
+        KOKORO_OTHER_TEXTS,
+        doc="sentences each Kokoro style says as another person near a phone, made once per machine "
+        "and cached (about 25 min of one core at 5; 0: no Kokoro among other people, faster)",
+    )
+    neural_phrase_takes: int = setting(
+        NEURAL_PHRASE_TAKES,
+        doc="distinct takes of the phrase by a Kokoro or Piper owner (about 1 s of CPU each; the "
+        "rest of its positives reuse them in new rooms, noise and tempo)",
+    )
 
     def __post_init__(self) -> None:
         normalize_phrase(self.phrase)
         if self.devices < 2:
             raise ParameterError(
-                f"--devices must be at least 2 (one training, one held out), got {self.devices}"
+                f"`devices` must be at least 2 (one training, one held out), got {self.devices}"
             )
-        if not 0 < self.test_fraction < 1:
-            raise ParameterError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
-        counts = {
-            k: getattr(self, k)
-            for k in ("positives", "in_sentence", "partials", "soundalikes", "speech", "noise")
-        }
-        for name, value in counts.items():
-            if value < 0:
-                raise ParameterError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
-        if self.positives < 1:
-            raise ParameterError("--positives must be at least 1")
+        check_range("test_fraction", self.test_fraction, low=0, high=1, high_open=True)
+        if self.test_fraction == 0:
+            raise ParameterError("`test_fraction` must be in (0, 1), got 0")
+        for name in ("in_sentence", "partials", "soundalikes", "speech", "noise", "other_kokoro_texts"):
+            check_range(name, getattr(self, name), low=0)
+        for name in ("positives", "neural_phrase_takes"):
+            check_range(name, getattr(self, name), low=1)
         if self.in_sentence > self.positives:
             raise ParameterError(
-                f"--in-sentence ({self.in_sentence}) cannot exceed --positives ({self.positives})"
+                f"`in_sentence` ({self.in_sentence}) cannot exceed `positives` ({self.positives})"
             )
-        if self.neural_phrase_takes < 1:
-            raise ParameterError(f"--neural-phrase-takes must be >= 1, got {self.neural_phrase_takes}")
-        if self.other_kokoro_texts < 0:
-            raise ParameterError(f"--other-kokoro-texts must be >= 0, got {self.other_kokoro_texts}")
-        if self.background_minutes < 0 or self.stream_minutes <= 0:
-            raise ParameterError("background and stream minutes must be >= 0 and > 0")
+        check_range("background_minutes", self.background_minutes, low=0)
+        if not self.stream_minutes > 0:
+            raise ParameterError(f"`stream_minutes` must be > 0, got {self.stream_minutes}")
 
     @property
     def test_phones(self) -> int:
@@ -313,7 +311,7 @@ def synth_fleet(
             changed = sorted(k for k in settings if existing is None or existing.get(k) != settings[k])
             raise StoreError(
                 f"{root}: holds a fleet made with other settings ({', '.join(changed)}); "
-                "choose a new --out or delete it"
+                "choose a new `out` or delete it"
             )
     (root / "phones").mkdir(parents=True, exist_ok=True)
     n_streams = (
@@ -390,4 +388,4 @@ def _check_phrase_speaks(phrase: str) -> None:
     try:
         synthesize(normalize_phrase(phrase))
     except SynthesisError as exc:
-        raise ParameterError(f"--phrase {phrase!r}: {exc}") from None
+        raise ParameterError(f"`phrase` {phrase!r}: {exc}") from None

@@ -81,7 +81,7 @@ def resolve_device(device: str | int | None = None) -> InputDevice:
         match = match or [d for d in devices if text.lower() in d.name.lower()]
     if not match:
         raise AudioDeviceError(
-            f"--device {text}: no such input device; `wakeword record --list-devices` lists them"
+            f"`device` {text}: no such input device; `wakeword record --list-devices` lists them"
         )
     return match[0]
 

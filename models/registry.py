@@ -42,7 +42,7 @@ def build_model(
         Seed of the weight initialisers (the same seed gives the same initial weights).
     """
     if name not in MODELS:
-        raise ParameterError(f"--model must be one of {sorted(MODELS)}, got {name!r}")
+        raise ParameterError(f"`model` must be one of {sorted(MODELS)}, got {name!r}")
     if width <= 0:
         raise ParameterError(f"width must be positive, got {width}")
     return MODELS[name].build(tuple(input_shape), width=width, dropout=dropout, seed=seed)

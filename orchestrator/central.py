@@ -22,10 +22,12 @@ from device_client.pipeline import (
     clip_windows,
     ensure_feature_cache,
 )
-from models import DEFAULT_MODEL, build_model
+from models import DEFAULT_MODEL, MODELS, build_model
+from orchestrator.federated_config import MODELS_DOC
 from orchestrator.run import describe_run, load_start_model, save_run
-from orchestrator.schedules import cosine_learning_rate
+from orchestrator.schedules import LR_FLOOR, cosine_learning_rate
 from wakeword.errors import ParameterError
+from wakeword.options import check_range, setting
 
 __all__ = ["CentralConfig", "train_central"]
 
@@ -34,23 +36,32 @@ __all__ = ["CentralConfig", "train_central"]
 class CentralConfig:
     """Settings of a centralized run."""
 
-    model: str = DEFAULT_MODEL  # a key of models.MODELS
-    width: float = 1.0  # channel multiplier of the model
-    epochs: int = 20  # at most this many passes over the pooled data
-    patience: int = 4  # stop after this many epochs without a better validation loss (2nd half only)
-    learning_rate: float = 3e-3  # peak Adam learning rate, cosine-decayed to 5% over the epochs
-    seed: int = 1  # model initialisation, window positions, shuffling, augmentation
-    init_from: str | None = None  # a run folder whose model training starts from (else seeded init)
+    model: str = setting(DEFAULT_MODEL, doc=MODELS_DOC, choices=sorted(MODELS))
+    width: float = setting(1.0, doc="channel multiplier of the model")
+    epochs: int = setting(20, doc="at most this many passes over the pooled data")
+    patience: int = setting(
+        4, doc="stop after this many epochs without a better validation loss (from half of --epochs on)"
+    )
+    learning_rate: float = setting(
+        3e-3, doc=f"peak Adam learning rate, cosine-decayed to {LR_FLOOR:.0%} over the epochs"
+    )
+    seed: int = setting(1, doc="model initialisation, window positions, shuffling, augmentation")
+    init_from: str | None = setting(
+        None,
+        metavar="RUN",
+        doc="start from RUN's model instead of a seeded initialisation (same --model and --width), "
+        "e.g. a model the server pre-trained on audio it holds itself; rounds (or epochs) fine-tune it",
+    )
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # training augmentation
     pipeline: PipelineConfig = field(
         default_factory=lambda: PipelineConfig(batch_size=64, shuffle_buffer=4096)
     )
 
     def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ParameterError(f"--epochs must be >= 1, got {self.epochs}")
-        if self.learning_rate <= 0:
-            raise ParameterError(f"--learning-rate must be positive, got {self.learning_rate}")
+        check_range("epochs", self.epochs, low=1)
+        check_range("patience", self.patience, low=1)
+        if not self.learning_rate > 0:
+            raise ParameterError(f"`learning_rate` must be > 0, got {self.learning_rate}")
 
 
 def pooled_dataset(

@@ -44,7 +44,7 @@ def load_checkpoint(run: Path, template):
         leaves = [data[f"arr_{i}"] for i in range(len(data.files))]
     template_leaves = tf.nest.flatten(template)
     if len(leaves) != len(template_leaves):
-        raise WakewordError(f"{latest}: the checkpoint does not match this model/aggregator; use a new --out")
+        raise WakewordError(f"{latest}: the checkpoint does not match this model/aggregator; use a new `out`")
     leaves = [
         np.asarray(v, dtype=np.asarray(t).dtype).reshape(np.shape(t)) for v, t in zip(leaves, template_leaves)
     ]

@@ -68,9 +68,9 @@ class ExportConfig:
 
     def __post_init__(self) -> None:
         if self.quantize not in QUANTIZE_MODES:
-            raise ParameterError(f"--quantize must be one of {QUANTIZE_MODES}, got {self.quantize!r}")
+            raise ParameterError(f"`quantize` must be one of {QUANTIZE_MODES}, got {self.quantize!r}")
         if self.threshold is not None and not 0 < self.threshold < 1:
-            raise ParameterError(f"--threshold must be between 0 and 1, got {self.threshold}")
+            raise ParameterError(f"`threshold` must be between 0 and 1, got {self.threshold}")
         if self.calibration_clips < 1 or self.check_clips < 1:
             raise ParameterError("calibration_clips and check_clips must be >= 1")
 
@@ -238,7 +238,7 @@ def export_run(
     say = progress or (lambda _msg: None)
     run, out = Path(run), Path(out)
     if out.suffix != ".tflite":
-        raise ParameterError(f"--out {out}: the file name must end in .tflite")
+        raise ParameterError(f"`out` {out}: the file name must end in .tflite")
     classifier, description, window = load_run(run)
     model = audio_model(classifier, window)
     phrase = description["phrase"]
@@ -275,7 +275,7 @@ def export_run(
         if diff.max() > config.max_quantization_error:
             raise ExportCheckError(
                 f"{run}: {config.quantize} model differs from float by up to {diff.max():.3f} "
-                f"(> {config.max_quantization_error}); not written (try --quantize none or float16)"
+                f"(> {config.max_quantization_error}); not written (try `quantize` none or float16)"
             )
 
     if config.threshold is not None:

@@ -243,13 +243,13 @@ def _open_run(run: Path, config: FederatedConfig, *, resume: bool) -> tuple[dict
         changed = _changed_settings(json.loads(settings_file.read_text()), settings)
         if changed:
             raise WakewordError(
-                f"{run}: --resume needs the same settings as the interrupted run ({', '.join(changed)} "
+                f"{run}: `resume` needs the same settings as the interrupted run ({', '.join(changed)} "
                 f"differ; see {settings_file})"
             )
     has_checkpoint = (run / CHECKPOINT_DIR / "latest.json").exists()
     if not resume and has_checkpoint:
         raise WakewordError(
-            f"{run}: holds checkpoints of an earlier run; add --resume to continue it or choose a new --out"
+            f"{run}: holds checkpoints of an earlier run; add `resume` to continue it or choose a new `out`"
         )
     with atomic_write(settings_file, "w") as handle:
         json.dump(settings, handle, indent=1, sort_keys=True)

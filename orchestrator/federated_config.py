@@ -8,15 +8,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from device_client.pipeline import AugmentConfig, PipelineConfig
-from models import DEFAULT_MODEL
-from orchestrator.schedules import LR_FLOOR  # noqa: F401  (named in the settings' comments)
+from models import DEFAULT_MODEL, MODELS
+from orchestrator.schedules import LR_FLOOR
 from wakeword.errors import ParameterError
+from wakeword.options import check_choice, check_range, setting
 
 __all__ = [
     "AGGREGATORS",
     "SERVER_OPTIMIZERS",
+    "Algorithm",
     "FederatedConfig",
     "client_key",
+    "describe_algorithm",
     "dp_epsilon",
     "evaluation_sample",
     "sample_clients",
@@ -27,91 +30,161 @@ SERVER_OPTIMIZERS = ("sgd", "adam", "yogi")
 CLIENT_OPTIMIZERS = ("sgd", "adam")
 SERVER_SCHEDULES = ("constant", "cosine")
 CLIENT_SCHEDULES = ("constant", "cosine")
+_CHOICES = {  # settings with a fixed set of values
+    "aggregator": AGGREGATORS,
+    "server_optimizer": SERVER_OPTIMIZERS,
+    "client_optimizer": CLIENT_OPTIMIZERS,
+    "server_schedule": SERVER_SCHEDULES,
+    "client_schedule": CLIENT_SCHEDULES,
+}
+MODELS_DOC = "; ".join(f"{name}: {MODELS[name].DESCRIPTION}" for name in sorted(MODELS))
+
+
+# Client algorithms, and the setting that selects each (FedAvg when none does): one per run.
+CLIENT_WORK = {
+    "fedprox": "proximal_strength",  # local loss + mu/2 ||w - w_round||^2 (Li et al. 2020)
+    "fair": "fairness_q",  # updates weighted by examples x loss^q (q-FFL-style, Li et al. 2020)
+    "scheduled": "client_schedule",  # the phones' step decays over the rounds
+}
+UNWEIGHTED_WORK = ("fedavg", "fedprox")  # what dp (an unweighted mean of clipped updates) can run
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """What a federated round runs: one client algorithm and one aggregator, checked together."""
+
+    client_work: str  # fedavg, or a key of CLIENT_WORK
+    aggregator: str  # a member of AGGREGATORS
+
+    @property
+    def weighted(self) -> bool:
+        """Whether updates are weighted by example counts (every aggregator but dp)."""
+        return self.aggregator != "dp"
+
+
+def describe_algorithm(config: FederatedConfig) -> Algorithm:
+    """The algorithm ``config`` selects; a :class:`ParameterError` for combinations that do not exist."""
+    selected = {
+        "fedprox": config.proximal_strength > 0,
+        "fair": config.fairness_q > 0,
+        "scheduled": config.client_schedule != "constant",
+    }
+    chosen = [work for work in CLIENT_WORK if selected[work]]
+    if len(chosen) > 1:
+        names = " and ".join(f"`{CLIENT_WORK[w]}`" for w in chosen)
+        raise ParameterError(
+            f"{names} select different client algorithms ({', '.join(chosen)}): keep one of them"
+        )
+    work = chosen[0] if chosen else "fedavg"
+    if config.aggregator == "dp" and work not in UNWEIGHTED_WORK:
+        raise ParameterError(
+            f"`aggregator` dp averages clipped updates unweighted, which works with FedAvg or FedProx "
+            f"only: drop `{CLIENT_WORK[work]}` or choose another `aggregator`"
+        )
+    return Algorithm(work, config.aggregator)
 
 
 @dataclass(frozen=True)
 class FederatedConfig:
     """Settings of a federated run."""
 
-    model: str = DEFAULT_MODEL  # a key of models.MODELS
-    width: float = 1.0  # channel multiplier
-    rounds: int = 50  # federated rounds
-    clients_per_round: int = 10  # phones sampled per round
-    client_epochs: int = 2  # local passes over a phone's windows per round
-    client_optimizer: str = "sgd"  # or adam (its moments start afresh on each phone every round)
-    client_learning_rate: float = 0.05  # client optimizer step
-    client_schedule: str = "constant"  # or cosine: the phones' step decays to LR_FLOOR over the rounds
-    fairness_q: float = 0.0  # > 0: a phone's update weighs examples x (its local loss)^q (q-FFL-style)
-    server_optimizer: str = "adam"  # sgd, adam (FedAdam, Reddi et al. 2021) or yogi
-    server_learning_rate: float = 3e-3  # server optimizer step (1.0 for sgd = plain FedAvg)
-    server_schedule: str = "constant"  # or cosine: server step decays to LR_FLOOR over the rounds
-    server_momentum: float = 0.0  # sgd only: heavy-ball momentum (0.9 with lr 1.0: FedAvgM, Hsu et al. 2019)
-    proximal_strength: float = 0.0  # > 0: FedProx (Li et al. 2020), local loss + mu/2 ||w - w_round||^2
-    dropout_rate: float = 0.0  # share of sampled phones that fail to report (simulated)
-    eval_every: int = 5  # federated evaluation on the validation phones every N rounds
-    eval_clients: int = 50  # validation phones evaluated (a fixed sample from the seed; all if fewer)
-    aggregator: str = "mean"  # mean, robust (clip + zero outliers), dp (DP-FedAvg), secure
-    dp_noise_multiplier: float = 1.0  # dp: Gaussian noise std / clipping norm
-    dp_clip: float = 0.5  # dp: L2 norm each phone's update is clipped to (fixed, so the accounting is exact)
+    model: str = setting(DEFAULT_MODEL, doc=MODELS_DOC, choices=sorted(MODELS))
+    width: float = setting(1.0, doc="channel multiplier of the model")
+    rounds: int = setting(50, doc="federated rounds")
+    clients_per_round: int = setting(10, doc="phones sampled per round")
+    client_epochs: int = setting(2, doc="local passes over a phone's windows per round")
+    client_optimizer: str = setting(
+        "sgd",
+        choices=CLIENT_OPTIMIZERS,
+        doc="phones' local optimizer: sgd, or adam (moments start afresh on each phone every round; "
+        "try --client-learning-rate 0.001)",
+    )
+    client_learning_rate: float = setting(0.05, doc="client optimizer step")
+    client_schedule: str = setting(
+        "constant",
+        choices=CLIENT_SCHEDULES,
+        doc=f"phones' step over the rounds: constant, or cosine (decays to {LR_FLOOR:.0%} of "
+        "--client-learning-rate by the last round: FedAvg's client drift shrinks with the step)",
+    )
+    fairness_q: float = setting(
+        0.0,
+        metavar="Q",
+        doc="weigh each phone's update by its examples x (its local training loss)^Q, so phones the "
+        "model serves worst (a minority accent) count more: q-FFL-style, Li et al. 2020 (0 = FedAvg)",
+    )
+    server_optimizer: str = setting(
+        "adam", choices=SERVER_OPTIMIZERS, doc="sgd, adam (FedAdam, Reddi et al. 2021) or yogi"
+    )
+    server_learning_rate: float = setting(3e-3, doc="server optimizer step (1.0 for sgd = plain FedAvg)")
+    server_schedule: str = setting(
+        "constant",
+        choices=SERVER_SCHEDULES,
+        doc=f"server step over the rounds: constant, or cosine (decays to {LR_FLOOR:.0%} of "
+        "--server-learning-rate by the last round, as the central baseline)",
+    )
+    server_momentum: float = setting(
+        0.0, doc="sgd server optimizer: heavy-ball momentum (0.9 with step 1.0: FedAvgM, Hsu et al. 2019)"
+    )
+    proximal_strength: float = setting(
+        0.0,
+        metavar="MU",
+        doc="FedProx: each phone's local loss gains MU/2 times the squared distance to the round's "
+        "model, a pull against one-speaker phones drifting apart (0 = FedAvg; 0.1 changed nothing "
+        "measurable on a 50-phone fleet, docs/BENCHMARKS.md)",
+    )
+    dropout_rate: float = setting(0.0, doc="share of sampled phones that fail to report (simulated)")
+    eval_every: int = setting(5, doc="federated evaluation on the validation phones every N rounds")
+    eval_clients: int = setting(
+        50,
+        doc="validation phones in each federated evaluation: a fixed sample, so evaluation does not "
+        "grow with the fleet (all if there are fewer)",
+    )
+    aggregator: str = setting(
+        "mean",
+        choices=AGGREGATORS,
+        doc="mean: weighted FedAvg; robust: adaptive clipping and zeroing of outlying updates; dp: "
+        "DP-FedAvg (fixed clipping + Gaussian noise, reports epsilon); secure: TFF's secure-sum "
+        "aggregation (in this simulation the sum is NOT cryptographically masked)",
+    )
+    dp_noise_multiplier: float = setting(1.0, doc="dp: Gaussian noise std / clipping norm")
+    dp_clip: float = setting(
+        0.5, doc="dp: L2 norm each phone's update is clipped to (fixed, so the accounting is exact)"
+    )
     dp_delta: float | None = None  # dp: delta of the reported (epsilon, delta); default 1/n^1.1
-    seed: int = 1  # model init, sampling, dropouts, client data order and augmentation
-    init_from: str | None = None  # a run folder whose model the first round starts from (else seeded init)
+    seed: int = setting(1, doc="model init, sampling, dropouts, client data order and augmentation")
+    init_from: str | None = setting(
+        None,
+        metavar="RUN",
+        doc="start from RUN's model instead of a seeded initialisation (same --model and --width), "
+        "e.g. a model the server pre-trained on audio it holds itself; rounds (or epochs) fine-tune it",
+    )
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # client-side augmentation
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)  # client batches
 
     def __post_init__(self) -> None:
-        if self.rounds < 1:
-            raise ParameterError(f"--rounds must be >= 1, got {self.rounds}")
-        if self.clients_per_round < 1:
-            raise ParameterError(f"--clients-per-round must be >= 1, got {self.clients_per_round}")
-        if self.aggregator not in AGGREGATORS:
-            raise ParameterError(f"--aggregator must be one of {AGGREGATORS}, got {self.aggregator!r}")
-        if self.server_optimizer not in SERVER_OPTIMIZERS:
-            raise ParameterError(
-                f"--server-optimizer must be one of {SERVER_OPTIMIZERS}, got {self.server_optimizer!r}"
-            )
-        if not 0 <= self.dropout_rate < 1:
-            raise ParameterError(f"--dropout-rate must be in [0, 1), got {self.dropout_rate}")
-        if self.client_optimizer not in CLIENT_OPTIMIZERS:
-            raise ParameterError(
-                f"--client-optimizer must be one of {CLIENT_OPTIMIZERS}, got {self.client_optimizer!r}"
-            )
-        if self.server_schedule not in SERVER_SCHEDULES:
-            raise ParameterError(
-                f"--server-schedule must be one of {SERVER_SCHEDULES}, got {self.server_schedule!r}"
-            )
-        if self.client_schedule not in CLIENT_SCHEDULES:
-            raise ParameterError(
-                f"--client-schedule must be one of {CLIENT_SCHEDULES}, got {self.client_schedule!r}"
-            )
-        if self.client_schedule != "constant" and (self.proximal_strength or self.aggregator == "dp"):
-            raise ParameterError(
-                "--client-schedule cosine works with weighted FedAvg only: drop --proximal-strength "
-                "or --aggregator dp, or keep --client-schedule constant"
-            )
-        if not 0 <= self.fairness_q < float("inf"):
-            raise ParameterError(f"--fairness-q must be >= 0, got {self.fairness_q}")
-        if self.fairness_q and (
-            self.proximal_strength or self.aggregator == "dp" or self.client_schedule != "constant"
-        ):
-            raise ParameterError(
-                "--fairness-q works with weighted FedAvg only: drop --proximal-strength, "
-                "--aggregator dp or --client-schedule, or keep --fairness-q 0"
-            )
-        if not 0 <= self.server_momentum < 1:
-            raise ParameterError(f"--server-momentum must be in [0, 1), got {self.server_momentum}")
+        for name in ("rounds", "clients_per_round", "client_epochs", "eval_every", "eval_clients"):
+            check_range(name, getattr(self, name), low=1)
+        check_range("batch_size", self.pipeline.batch_size, low=1)
+        for name, choices in _CHOICES.items():
+            check_choice(name, getattr(self, name), choices)
+        check_range("dropout_rate", self.dropout_rate, low=0, high=1, high_open=True)
+        check_range("fairness_q", self.fairness_q, low=0)
+        check_range("proximal_strength", self.proximal_strength, low=0)
+        check_range("server_momentum", self.server_momentum, low=0, high=1, high_open=True)
         if self.server_momentum and self.server_optimizer != "sgd":
             raise ParameterError(
-                f"--server-momentum is for --server-optimizer sgd ({self.server_optimizer} has its own)"
+                f"`server_momentum` is for `server_optimizer` sgd ({self.server_optimizer} has its own)"
             )
-        if not 0 <= self.proximal_strength < float("inf"):
-            raise ParameterError(f"--proximal-strength must be >= 0, got {self.proximal_strength}")
-        if min(self.client_epochs, self.eval_every, self.eval_clients, self.pipeline.batch_size) < 1:
-            raise ParameterError(
-                "--client-epochs, --eval-every, --eval-clients and --client-batch-size must be >= 1"
-            )
-        if self.aggregator == "dp" and (self.dp_noise_multiplier < 0 or self.dp_clip <= 0):
-            raise ParameterError("--dp-noise-multiplier must be >= 0 and --dp-clip > 0")
+        if self.aggregator == "dp":
+            check_range("dp_noise_multiplier", self.dp_noise_multiplier, low=0)
+            if not self.dp_clip > 0:
+                raise ParameterError(f"`dp_clip` must be > 0, got {self.dp_clip}")
+        describe_algorithm(self)
+
+    @property
+    def algorithm(self) -> Algorithm:
+        """The client algorithm and aggregator these settings select."""
+        return describe_algorithm(self)
 
 
 def sample_clients(

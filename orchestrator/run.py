@@ -118,8 +118,8 @@ def load_start_model(root: str | os.PathLike, *, model: str, width: float, windo
     shapes = [tuple(w.shape) for w in fresh.weights]
     if saved_window != window or [tuple(w.shape) for w in classifier.weights] != shapes:
         raise ParameterError(
-            f"--init-from {root}: holds a {description.get('model')} model of width "
+            f"`init_from` {root}: holds a {description.get('model')} model of width "
             f"{description.get('width')} on other windows or shapes; this run trains {model} of "
-            f"width {width}: pass a run made with the same --model and --width"
+            f"width {width}: pass a run made with the same `model` and `width`"
         )
     return classifier

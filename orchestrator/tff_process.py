@@ -150,64 +150,81 @@ def build_process(config: FederatedConfig, window, expected_clients: int):
     import tensorflow_federated as tff
 
     model_fn = _model_fn(config, window)
-    optimizers = tff.learning.optimizers
-    client_opt_fn = optimizers.build_adam if config.client_optimizer == "adam" else optimizers.build_sgdm
-    client_opt = client_opt_fn(config.client_learning_rate)
-    if config.aggregator == "dp":
-        # Fixed-norm clipping (McMahan et al. 2018, DP-FedAvg): the accountant in dp_epsilon models
-        # exactly this Gaussian mechanism (adaptive clipping would spend budget it does not count).
-        aggregator = tff.aggregators.DifferentiallyPrivateFactory.gaussian_fixed(
-            noise_multiplier=config.dp_noise_multiplier,
-            clients_per_round=expected_clients,
-            clip=config.dp_clip,
-        )
-        process = _algorithm(config, weighted=False)(
-            model_fn, client_opt, _server_optimizer(config), model_aggregator=aggregator
-        )
-    else:
-        aggregator = {
-            "mean": None,
-            "robust": tff.learning.robust_aggregator(zeroing=True, clipping=True),
-            "secure": tff.learning.secure_aggregator(zeroing=True, clipping=True),
-        }[config.aggregator]
-        kwargs = {"model_aggregator": aggregator} if aggregator is not None else {}
-        if config.fairness_q:
-            process = _fair_fed_avg(
-                model_fn, client_opt, _server_optimizer(config), q=config.fairness_q, **kwargs
-            )
-        elif config.client_schedule == "cosine":
-            # TFF keeps the round count in the client-work state: the step follows the rounds, and
-            # a resumed run continues on the same schedule.
-            process = tff.learning.algorithms.build_weighted_fed_avg_with_optimizer_schedule(
-                model_fn,
-                client_learning_rate_fn(config),
-                client_opt_fn,
-                _server_optimizer(config),
-                **kwargs,
-            )
-        else:
-            process = _algorithm(config, weighted=True)(
-                model_fn, client_opt, _server_optimizer(config), **kwargs
-            )
+    algorithm = config.algorithm
+    aggregator = _model_aggregator(config, expected_clients)
+    kwargs = {"model_aggregator": aggregator} if aggregator is not None else {}
+    build = _CLIENT_WORK[algorithm.client_work]
+    process = build(config, model_fn, _server_optimizer(config), weighted=algorithm.weighted, **kwargs)
     next_fn = process.next
-    if config.aggregator == "secure":
+    if algorithm.aggregator == "secure":
         # In simulation the secure-sum intrinsics run as their plain bodies: the same computation,
         # but the sum is not masked (no cryptography between simulated phones).
         next_fn = tff.backends.test.replace_secure_intrinsics_with_bodies(process.next)
     return process, next_fn, model_fn
 
 
-def _algorithm(config: FederatedConfig, *, weighted: bool):
-    """TFF's FedAvg builder, or FedProx's with the proximal strength bound (same arguments after)."""
+def _model_aggregator(config: FederatedConfig, expected_clients: int):
+    """TFF's aggregation factory for ``config.aggregator`` (None: TFF's default weighted mean)."""
+    import tensorflow_federated as tff
+
+    if config.aggregator == "dp":
+        # Fixed-norm clipping (McMahan et al. 2018, DP-FedAvg): the accountant in dp_epsilon models
+        # exactly this Gaussian mechanism (adaptive clipping would spend budget it does not count).
+        return tff.aggregators.DifferentiallyPrivateFactory.gaussian_fixed(
+            noise_multiplier=config.dp_noise_multiplier,
+            clients_per_round=expected_clients,
+            clip=config.dp_clip,
+        )
+    if config.aggregator == "robust":
+        return tff.learning.robust_aggregator(zeroing=True, clipping=True)
+    if config.aggregator == "secure":
+        return tff.learning.secure_aggregator(zeroing=True, clipping=True)
+    return None
+
+
+def _client_optimizer_fn(config: FederatedConfig):
+    import tensorflow_federated as tff
+
+    optimizers = tff.learning.optimizers
+    return optimizers.build_adam if config.client_optimizer == "adam" else optimizers.build_sgdm
+
+
+def _fed_avg(config, model_fn, server_opt, *, weighted: bool, **kwargs):
     import tensorflow_federated as tff
 
     algorithms = tff.learning.algorithms
-    if not config.proximal_strength:
-        return algorithms.build_weighted_fed_avg if weighted else algorithms.build_unweighted_fed_avg
-    fed_prox = algorithms.build_weighted_fed_prox if weighted else algorithms.build_unweighted_fed_prox
-    return lambda model_fn, client_opt, server_opt, **kwargs: fed_prox(
-        model_fn, config.proximal_strength, client_opt, server_opt, **kwargs
+    build = algorithms.build_weighted_fed_avg if weighted else algorithms.build_unweighted_fed_avg
+    client_opt = _client_optimizer_fn(config)(config.client_learning_rate)
+    return build(model_fn, client_opt, server_opt, **kwargs)
+
+
+def _fed_prox(config, model_fn, server_opt, *, weighted: bool, **kwargs):
+    import tensorflow_federated as tff
+
+    algorithms = tff.learning.algorithms
+    build = algorithms.build_weighted_fed_prox if weighted else algorithms.build_unweighted_fed_prox
+    client_opt = _client_optimizer_fn(config)(config.client_learning_rate)
+    return build(model_fn, config.proximal_strength, client_opt, server_opt, **kwargs)
+
+
+def _fair(config, model_fn, server_opt, *, weighted: bool, **kwargs):
+    client_opt = _client_optimizer_fn(config)(config.client_learning_rate)
+    return _fair_fed_avg(model_fn, client_opt, server_opt, q=config.fairness_q, **kwargs)
+
+
+def _scheduled(config, model_fn, server_opt, *, weighted: bool, **kwargs):
+    import tensorflow_federated as tff
+
+    # TFF keeps the round count in the client-work state: the step follows the rounds, and a
+    # resumed run continues on the same schedule.
+    return tff.learning.algorithms.build_weighted_fed_avg_with_optimizer_schedule(
+        model_fn, client_learning_rate_fn(config), _client_optimizer_fn(config), server_opt, **kwargs
     )
+
+
+# One builder per client algorithm (federated_config.CLIENT_WORK); the description is validated
+# there, so each builder only builds.
+_CLIENT_WORK = {"fedavg": _fed_avg, "fedprox": _fed_prox, "fair": _fair, "scheduled": _scheduled}
 
 
 def _dataset_computation(fleet: Fleet, phone_ids: list[str], config: FederatedConfig, *, training: bool):

@@ -212,7 +212,7 @@ def test_cli_cache_builds_each_phones_features_once(tiny_fleet, tmp_path):
 
 
 def test_neural_phrase_takes_must_be_positive():
-    with pytest.raises(ParameterError, match="--neural-phrase-takes"):
+    with pytest.raises(ParameterError, match="`neural_phrase_takes`"):
         FleetConfig(phrase="hey computer", neural_phrase_takes=0)
 
 

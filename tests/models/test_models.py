@@ -19,7 +19,7 @@ def test_default_model_is_within_budget():
 
 
 def test_unknown_model():
-    with pytest.raises(ParameterError, match="--model must be one of"):
+    with pytest.raises(ParameterError, match="`model` must be one of"):
         build_model("transformer", SHAPE)
 
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from data_tools.fleet import Fleet
 from orchestrator.federated import (
@@ -27,6 +28,7 @@ from orchestrator.federated import (
 from orchestrator.run import load_run
 from orchestrator.schedules import cosine_learning_rate
 from orchestrator.tff_process import _fair_fed_avg, _model_fn, client_learning_rate_fn, fairness_weight
+from wakeword.errors import ParameterError
 
 REPO = Path(__file__).resolve().parents[2]
 IDS = [f"phone-{i:04d}" for i in range(20)]
@@ -66,24 +68,43 @@ def test_resume_compares_settings_an_older_version_did_not_record_as_defaults():
 
 
 def test_server_options_are_checked():
-    import pytest
-
-    from wakeword.errors import ParameterError
-
     for bad, fragment in (
-        ({"server_momentum": 0.9}, "--server-momentum is for --server-optimizer sgd"),
-        ({"server_optimizer": "sgd", "server_momentum": 1.0}, "--server-momentum must be in [0, 1)"),
-        ({"server_schedule": "step"}, "--server-schedule must be one of"),
-        ({"client_optimizer": "yogi"}, "--client-optimizer must be one of"),
-        ({"proximal_strength": -0.1}, "--proximal-strength must be >= 0"),
-        ({"client_schedule": "step"}, "--client-schedule must be one of"),
-        ({"client_schedule": "cosine", "proximal_strength": 0.1}, "weighted FedAvg only"),
-        ({"client_schedule": "cosine", "aggregator": "dp"}, "weighted FedAvg only"),
-        ({"fairness_q": -1.0}, "--fairness-q must be >= 0"),
-        ({"fairness_q": 1.0, "aggregator": "dp"}, "--fairness-q works with weighted FedAvg only"),
+        ({"server_momentum": 0.9}, "`server_momentum` is for `server_optimizer` sgd"),
+        ({"server_optimizer": "sgd", "server_momentum": 1.0}, "`server_momentum` must be in [0, 1)"),
+        ({"server_schedule": "step"}, "`server_schedule` must be one of"),
+        ({"client_optimizer": "yogi"}, "`client_optimizer` must be one of"),
+        ({"proximal_strength": -0.1}, "`proximal_strength` must be >= 0"),
+        ({"client_schedule": "step"}, "`client_schedule` must be one of"),
+        ({"client_schedule": "cosine", "proximal_strength": 0.1}, "select different client algorithms"),
+        ({"client_schedule": "cosine", "aggregator": "dp"}, "drop `client_schedule`"),
+        ({"fairness_q": -1.0}, "`fairness_q` must be >= 0"),
+        ({"fairness_q": float("inf")}, "`fairness_q` must be >= 0, got inf"),
+        ({"fairness_q": 1.0, "aggregator": "dp"}, "drop `fairness_q`"),
+        ({"rounds": 0}, "`rounds` must be >= 1, got 0"),
     ):
         with pytest.raises(ParameterError, match=re.escape(fragment)):
             FederatedConfig(**bad)
+
+
+def test_one_algorithm_description_covers_every_combination():
+    from orchestrator.federated_config import AGGREGATORS, CLIENT_WORK, UNWEIGHTED_WORK
+    from orchestrator.tff_process import _CLIENT_WORK
+
+    assert set(_CLIENT_WORK) == {"fedavg", *CLIENT_WORK}  # a builder for each described algorithm
+    selects = {
+        "fedavg": {},
+        "fedprox": {"proximal_strength": 0.1},
+        "fair": {"fairness_q": 1.0},
+        "scheduled": {"client_schedule": "cosine"},
+    }
+    for work, settings in selects.items():
+        for aggregator in AGGREGATORS:
+            if aggregator == "dp" and work not in UNWEIGHTED_WORK:
+                with pytest.raises(ParameterError, match="`aggregator` dp"):
+                    FederatedConfig(aggregator=aggregator, **settings)
+                continue
+            algorithm = FederatedConfig(aggregator=aggregator, **settings).algorithm
+            assert (algorithm.client_work, algorithm.weighted) == (work, aggregator != "dp")
 
 
 def test_cosine_server_schedule_decays_to_the_floor():
@@ -383,7 +404,7 @@ def test_init_from_starts_at_a_saved_model_and_checks_its_shape(tiny_fleet, tmp_
         np.testing.assert_array_equal(a, b)
     seeded = build_model("tc_resnet", shape, seed=1)
     assert any(not np.array_equal(a, b) for a, b in zip(seeded.get_weights(), start.get_weights()))
-    with pytest.raises(ParameterError, match=r"--init-from .* same --model and --width"):
+    with pytest.raises(ParameterError, match=r"`init_from` .* same `model` and `width`"):
         train_federated(
             tiny_fleet, tmp_path / "wide", dataclasses.replace(config, width=1.5), log=lambda _: None
         )

@@ -71,3 +71,58 @@ def test_features_on_bad_inputs(tmp_path):
 
     write_wav(tmp_path / "ok.wav", tone(440.0, 1.0))
     assert_one_line_error(run_wakeword("features", tmp_path / "ok.wav", "--out", out), "cannot write")
+
+
+def test_flags_come_from_the_configs_fields():
+    """Every setting a command exposes has its flag's default and help from the config field."""
+    import argparse
+    import dataclasses
+
+    from data_tools.synth import FleetConfig
+    from orchestrator.central import CentralConfig
+    from orchestrator.federated_config import FederatedConfig
+    from wakeword.cli import data, train
+    from wakeword.cli.main import build_parser
+
+    parser = build_parser()
+    (sub,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    checks = (
+        (sub.choices["train"], FederatedConfig, train.COMMON + train.FEDERATED),
+        (sub.choices["train"], CentralConfig, train.COMMON + train.CENTRAL),
+        (sub.choices["data"], FleetConfig, data.SYNTH),
+    )
+    for command, cls, names in checks:
+        args = command.parse_args(
+            ["--fleet", "F", "--out", "O"] if cls is not FleetConfig else ["synth", "--out", "O"]
+        )
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for name in names:
+            assert getattr(args, name) == getattr(cls(), name), (cls.__name__, name)
+            assert fields[name].metadata["doc"]
+    # a setting the two trainers share has one default
+    for name in train.COMMON:
+        assert getattr(FederatedConfig(), name) == getattr(CentralConfig(), name)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("train", "--rounds", "0"), "--rounds must be >= 1, got 0"),
+        (("train", "--client-batch-size", "0"), "--client-batch-size must be >= 1"),
+        (
+            ("train", "--fairness-q", "1", "--aggregator", "dp"),
+            "drop --fairness-q or choose another --aggregator",
+        ),
+        (("train", "--central", "--epochs", "0"), "--epochs must be >= 1"),
+    ],
+)
+def test_setting_errors_name_the_flag(tmp_path, args, message):
+    """The library names settings (`rounds`); the command line shows the flag the user typed."""
+    result = run_wakeword(*args, "--fleet", tmp_path, "--out", tmp_path / "run")
+    assert_one_line_error(result, message)
+    assert "`" not in result.stderr and not (tmp_path / "run").exists()
+
+
+def test_synth_setting_errors_name_the_flag(tmp_path):
+    result = run_wakeword("data", "synth", "--out", tmp_path / "f", "--in-sentence", "50")
+    assert_one_line_error(result, "--in-sentence (50) cannot exceed --positives (40)")

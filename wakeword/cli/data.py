@@ -13,13 +13,18 @@ import argparse
 from pathlib import Path
 
 HELP = "make a simulated phone fleet, import real recordings, check a fleet"
+# `data synth` flags, made from FleetConfig's fields (defaults and help live there)
+SYNTH = (
+    "phrase", "devices", "seed", "test_fraction", "positives", "in_sentence", "partials", "soundalikes",
+    "speech", "noise", "other_kokoro_texts", "neural_phrase_takes", "background_minutes", "stream_minutes",
+)  # fmt: skip
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     from data_tools.synth import FleetConfig
+    from wakeword.cli.flags import add_flags
 
-    defaults = FleetConfig()
     synth = sub.add_parser(
         "synth",
         help="synthesize a non-IID phone fleet offline (Kokoro, Piper, espeak-ng, flite)",
@@ -28,54 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "background streams for false accepts per hour. Deterministic for a seed; re-running "
         "the same command finishes an interrupted run.",
     )
-    synth.add_argument("--phrase", default=defaults.phrase, help=f"wake phrase (default {defaults.phrase!r})")
-    synth.add_argument(
-        "--devices", type=int, default=defaults.devices, help=f"phones (default {defaults.devices})"
-    )
     synth.add_argument("--out", type=Path, required=True, help="fleet folder to create or finish")
-    synth.add_argument(
-        "--seed", type=int, default=defaults.seed, help=f"random seed (default {defaults.seed})"
-    )
     synth.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
-    synth.add_argument(
-        "--test-fraction",
-        type=float,
-        default=defaults.test_fraction,
-        help=f"share of phones held out (default {defaults.test_fraction})",
-    )
-    for name, help_text in (
-        ("positives", "phrase clips per phone"),
-        ("in-sentence", "of the positives, how many say the phrase inside a sentence"),
-        ("partials", "hard negatives per phone: parts of the phrase alone"),
-        ("soundalikes", "hard negatives per phone: one syllable changed"),
-        ("speech", "other speech clips per phone"),
-        ("noise", "background noise clips per phone"),
-        (
-            "other-kokoro-texts",
-            "sentences each Kokoro style says as another person near a phone, made "
-            "once per machine and cached (0: no Kokoro among other people, faster)",
-        ),
-        (
-            "neural-phrase-takes",
-            "distinct takes of the phrase by a Kokoro or Piper owner (about 1 s of CPU each; "
-            "the rest of its positives reuse them in new rooms, noise and tempo)",
-        ),
-    ):
-        attr = name.replace("-", "_")
-        synth.add_argument(f"--{name}", type=int, default=getattr(defaults, attr), dest=attr,
-                           help=f"{help_text} (default {getattr(defaults, attr)})")  # fmt: skip
-    synth.add_argument(
-        "--background-minutes",
-        type=float,
-        default=defaults.background_minutes,
-        help=f"total minutes of long negative streams for FA/h (default {defaults.background_minutes:g})",
-    )
-    synth.add_argument(
-        "--stream-minutes",
-        type=float,
-        default=defaults.stream_minutes,
-        help=f"length of one background stream (default {defaults.stream_minutes:g})",
-    )
+    add_flags(synth, FleetConfig, SYNTH)
     synth.set_defaults(_data=run_synth)
 
     imp = sub.add_parser(
@@ -140,23 +100,9 @@ def run_synth(args: argparse.Namespace) -> int:
     import time
 
     from data_tools.synth import FleetConfig, synth_fleet
+    from wakeword.cli.flags import config_values
 
-    config = FleetConfig(
-        phrase=args.phrase,
-        devices=args.devices,
-        test_fraction=args.test_fraction,
-        seed=args.seed,
-        positives=args.positives,
-        in_sentence=args.in_sentence,
-        partials=args.partials,
-        soundalikes=args.soundalikes,
-        speech=args.speech,
-        noise=args.noise,
-        background_minutes=args.background_minutes,
-        stream_minutes=args.stream_minutes,
-        other_kokoro_texts=args.other_kokoro_texts,
-        neural_phrase_takes=args.neural_phrase_takes,
-    )
+    config = FleetConfig(**config_values(args, FleetConfig, SYNTH))
     from wakeword.progress import ProgressBars
 
     started = time.perf_counter()

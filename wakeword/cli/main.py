@@ -21,6 +21,7 @@ Run `wakeword COMMAND --help` for each command's options."""
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (subcommand modules are imported, their heavy imports are not)."""
     from wakeword import __version__
+    from wakeword.cli.flags import flag_map
 
     parser = argparse.ArgumentParser(
         prog="wakeword",
@@ -38,13 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(command)
-        command.set_defaults(_run=module.run)
+        command.set_defaults(_run=module.run, _flags=flag_map(command))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 error, 2 usage, 130 interrupted)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    from wakeword.cli.flags import in_flags
     from wakeword.errors import WakewordError
 
     parser = build_parser()
@@ -55,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except WakewordError as exc:
-        print(f"wakeword {args.command}: error: {exc}", file=sys.stderr)
+        # the library names settings (`rounds`); the user typed flags (--rounds)
+        print(f"wakeword {args.command}: error: {in_flags(str(exc), args._flags)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"wakeword {args.command}: interrupted", file=sys.stderr)
