@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 from bench.common import record
@@ -54,20 +53,9 @@ def _finished(run: Path) -> bool:
 
 
 def _evaluate(run: Path, fleet) -> dict:
-    from orchestrator.evaluation import evaluate_fleet
-    from orchestrator.run import load_run
-    from wakeword.scoring import KerasScorer
+    from orchestrator.reports import evaluate_to
 
-    path = run / "eval-test" / "report.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    classifier, _, window = load_run(run)
-    t0 = time.perf_counter()
-    report = evaluate_fleet(KerasScorer(classifier, window), fleet)
-    report["eval_seconds"] = round(time.perf_counter() - t0, 1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=1))
-    return report
+    return evaluate_to(run / "eval-test", run, fleet, reuse=True)
 
 
 def _row(name: str, run: Path, report: dict) -> dict:

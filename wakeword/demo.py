@@ -39,22 +39,39 @@ def run_demo(
     config: DemoConfig, *, progress: Callable | None = None, echo: Callable[[str], None] = print
 ) -> dict:
     """Run (or finish) the demo; returns the summary (also printed as a table)."""
-    from data_tools.fleet import Fleet
-    from data_tools.synth import FleetConfig, synth_fleet
-    from orchestrator.evaluation import EvalConfig, evaluate_fleet
-    from orchestrator.export import ExportConfig, export_run
-    from orchestrator.federated import FederatedConfig, train_federated
-    from orchestrator.run import RUN_FILE, load_run
     from wakeword.fileio import atomic_write
-    from wakeword.plots import save_det_plot
-    from wakeword.scoring import KerasScorer
 
     started = time.perf_counter()
-    fleet_dir, run_dir, eval_dir = config.out / "fleet", config.out / "run", config.out / "eval"
     timings = {}
 
+    def step(name: str, work: Callable, *args):
+        t0 = time.perf_counter()
+        result = work(config, *args, progress=progress, echo=echo)
+        timings[name] = time.perf_counter() - t0
+        return result
+
+    fleet = step("fleet", _make_fleet)
+    description = step("training", _train, fleet)
+    report = step("evaluation", _evaluate, fleet, description)
+    tflite = step("export", _export)
+    echo("[5/5] detection in a generated recording (a held-out voice says the phrase at known times)")
+    detection = _detect_in_test_file(config, tflite)
+    timings["total"] = time.perf_counter() - started
+    summary = _summary(config, fleet, description, report, tflite, detection, timings)
+    echo("")
+    width = max(len(k) for k in summary)
+    for key, value in summary.items():
+        echo(f"  {key:<{width}}  {value}")
+    with atomic_write(config.out / "summary.json", "w") as handle:
+        json.dump({"summary": summary, "detection": detection}, handle, indent=1)
+    return summary
+
+
+def _make_fleet(config: DemoConfig, *, progress: Callable | None, echo: Callable):
+    from data_tools.synth import FleetConfig, synth_fleet
+
+    fleet_dir = config.out / "fleet"
     echo(f"[1/5] fleet: {config.devices} phones saying {config.phrase!r} -> {fleet_dir}")
-    t0 = time.perf_counter()
     fleet_config = FleetConfig(
         phrase=config.phrase,
         devices=config.devices,
@@ -62,60 +79,61 @@ def run_demo(
         background_minutes=config.background_minutes,
         other_kokoro_texts=config.other_kokoro_texts,
     )
-    fleet = synth_fleet(
+    return synth_fleet(
         fleet_config,
         fleet_dir,
         progress=None if progress is None else lambda _store, done, total: progress("fleet", done, total),
     )
-    timings["fleet"] = time.perf_counter() - t0
 
+
+def _train(config: DemoConfig, fleet, *, progress: Callable | None, echo: Callable) -> dict:
+    from orchestrator.federated import FederatedConfig, train_federated
+    from orchestrator.run import RUN_FILE, load_run
+
+    run_dir = config.out / "run"
     echo(f"[2/5] federated training with TFF: {config.rounds} rounds x {config.clients_per_round} phones")
-    t0 = time.perf_counter()
     fed = FederatedConfig(rounds=config.rounds, clients_per_round=config.clients_per_round, seed=config.seed)
     if (run_dir / RUN_FILE).exists():
         echo("      reusing the finished run")
     else:
         resume = (run_dir / "checkpoints" / "latest.json").exists()
-        train_federated(Fleet(fleet_dir), run_dir, fed, resume=resume, progress=progress, log=echo)
-    classifier, description, window = load_run(run_dir)
-    timings["training"] = time.perf_counter() - t0
+        train_federated(fleet, run_dir, fed, resume=resume, progress=progress, log=echo)
+    return load_run(run_dir)[1]
+
+
+def _evaluate(config: DemoConfig, fleet, description: dict, *, progress: Callable | None, echo: Callable):
+    from orchestrator.evaluation import EvalConfig
+    from orchestrator.reports import evaluate_to
 
     echo(f"[3/5] evaluation on {len(fleet.phone_ids('test'))} held-out phones and the background streams")
-    t0 = time.perf_counter()
-    report_path = eval_dir / "report.json"
-    if report_path.exists():
-        report = json.loads(report_path.read_text())
-    else:
-        eval_dir.mkdir(parents=True, exist_ok=True)
-        eval_config = EvalConfig(target_fa_per_hour=config.target_fa_per_hour)
-        report = evaluate_fleet(KerasScorer(classifier, window), fleet, config=eval_config, progress=progress)
-        with atomic_write(report_path, "w") as handle:
-            json.dump(report, handle, indent=1)
-        test = report["test"]
-        save_det_plot(
-            eval_dir / "det.png",
-            {"federated": report["det_curve"]},
-            points={"operating point": (test["fa_per_hour"], test["frr"])},
-            target_fa_per_hour=config.target_fa_per_hour,
-            title=f"{config.phrase!r}: {description['model']}, {config.rounds} federated rounds",
-        )
-    timings["evaluation"] = time.perf_counter() - t0
+    return evaluate_to(
+        config.out / "eval", config.out / "run", fleet, reuse=True, progress=progress,
+        config=EvalConfig(target_fa_per_hour=config.target_fa_per_hour),
+        title=f"{config.phrase!r}: {description['model']}, {config.rounds} federated rounds",
+    )  # fmt: skip
+
+
+def _export(config: DemoConfig, *, progress: Callable | None, echo: Callable) -> Path:
+    from orchestrator.export import ExportConfig, export_run
+    from orchestrator.reports import REPORT_FILE
 
     tflite = config.out / "model-int8.tflite"
     echo(f"[4/5] int8 TFLite export (calibrated on server-synthesized audio) -> {tflite}")
-    t0 = time.perf_counter()
     if tflite.exists():
         echo("      reusing the exported model")
     else:
-        export_run(run_dir, tflite, config=ExportConfig(quantize="int8"), report=report_path, progress=echo)
-    timings["export"] = time.perf_counter() - t0
+        report = config.out / "eval" / REPORT_FILE
+        export_run(
+            config.out / "run", tflite, config=ExportConfig(quantize="int8"), report=report, progress=echo
+        )
+    return tflite
 
-    echo("[5/5] detection in a generated recording (a held-out voice says the phrase at known times)")
-    detection = _detect_in_test_file(config, tflite)
 
+def _summary(config: DemoConfig, fleet, description, report, tflite, detection, timings) -> dict:
+    """The demo's result table, one line per fact."""
     test = report["test"]
     hard = test["hard_negative_accept_rate"]
-    summary = {
+    return {
         "phrase": config.phrase,
         "phones (train / validation / held out)": (
             f"{len(fleet.training_ids())} / {len(fleet.validation_ids())} / {len(fleet.phone_ids('test'))}"
@@ -138,19 +156,12 @@ def run_demo(
             f"{detection['found']} of {detection['phrases']} phrases found (start/end within "
             f"{TIMING_TOLERANCE_S} s), {detection['other']} other detections in {detection['seconds']:.0f} s"
         ),
-        "DET plot": str(eval_dir / "det.png"),
+        "DET plot": str(config.out / "eval" / "det.png"),
         "wall time (fleet / training / evaluation / export)": (
             f"{timings['fleet']:.0f} s / {timings['training']:.0f} s / {timings['evaluation']:.0f} s / "
-            f"{timings['export']:.0f} s (total {time.perf_counter() - started:.0f} s)"
+            f"{timings['export']:.0f} s (total {timings['total']:.0f} s)"
         ),
     }
-    echo("")
-    width = max(len(k) for k in summary)
-    for key, value in summary.items():
-        echo(f"  {key:<{width}}  {value}")
-    with atomic_write(config.out / "summary.json", "w") as handle:
-        json.dump({"summary": summary, "detection": detection}, handle, indent=1)
-    return summary
 
 
 def _detect_in_test_file(config: DemoConfig, tflite: Path) -> dict:

@@ -48,19 +48,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     from data_tools.fleet import Fleet
-    from orchestrator.evaluation import EvalConfig, evaluate_fleet
+    from orchestrator.evaluation import EvalConfig
+    from orchestrator.reports import DET_FILE, REPORT_FILE, evaluate_to
     from wakeword.errors import ParameterError
-    from wakeword.fileio import atomic_write
-    from wakeword.plots import save_det_plot
     from wakeword.progress import ProgressBars
 
     if args.target_fa_per_hour <= 0:
         raise ParameterError(f"--target-fa-per-hour must be positive, got {args.target_fa_per_hour}")
     fleet = Fleet(args.fleet)
-    scorer, name = _scorer(args.model)
     threshold = _model_threshold(args.model) if args.threshold_from_model else None
     if threshold is None and not fleet.validation_ids():
         raise ParameterError(
@@ -71,49 +67,14 @@ def run(args: argparse.Namespace) -> int:
         if args.model.suffix == ".tflite"
         else args.model / f"eval-{args.split}"
     )
-    out.mkdir(parents=True, exist_ok=True)
     with ProgressBars() as bars:
-        report = evaluate_fleet(
-            scorer,
-            fleet,
-            split=args.split,
+        report = evaluate_to(
+            out, args.model, fleet, split=args.split, threshold=threshold, progress=bars.update,
             config=EvalConfig(target_fa_per_hour=args.target_fa_per_hour),
-            threshold=threshold,
-            progress=bars.update,
-        )
-    report = {"model": str(args.model), "fleet": str(args.fleet), **report}
-    with atomic_write(out / "report.json", "w") as handle:
-        json.dump(report, handle, indent=1)
-    test = report["test"]
-    save_det_plot(
-        out / "det.png",
-        {name: report["det_curve"]},
-        points={"operating point": (test["fa_per_hour"], test["frr"])},
-        target_fa_per_hour=args.target_fa_per_hour,
-        title=(
-            f"{name} on {args.fleet} ({args.split}: {test['positives']} positives, "
-            f"{test['negative_hours']:.2f} h negatives)"
-        ),
-    )
+        )  # fmt: skip
     print(format_summary(report))
-    print(f"report: {out / 'report.json'}  DET plot: {out / 'det.png'}")
+    print(f"report: {out / REPORT_FILE}  DET plot: {out / DET_FILE}")
     return 0
-
-
-def _scorer(model: Path):
-    from wakeword.errors import WakewordError
-    from wakeword.scoring import KerasScorer, TFLiteScorer
-
-    if not model.exists():
-        raise WakewordError(f"{model}: no such run folder or file")
-    if model.is_dir():
-        from orchestrator.run import load_run
-
-        classifier, description, window = load_run(model)
-        return KerasScorer(classifier, window), f"{description['model']} ({description['mode']})"
-    from wakeword.tflite_format import read_metadata, window_from_metadata
-
-    return TFLiteScorer(model, window_from_metadata(read_metadata(model))), model.name
 
 
 def _model_threshold(model: Path) -> float:
