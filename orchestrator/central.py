@@ -96,6 +96,50 @@ def prepare_caches(
     return paths
 
 
+def _compiled_model(config: CentralConfig, window):
+    """The model to train (seeded, or ``config.init_from``'s weights), compiled with Adam."""
+    import tensorflow as tf
+
+    classifier = build_model(
+        config.model, (window.frames, window.features.n_mels), width=config.width, seed=config.seed
+    )
+    if config.init_from:
+        start = load_start_model(config.init_from, model=config.model, width=config.width, window=window)
+        classifier.set_weights(start.get_weights())
+    classifier.compile(
+        optimizer=tf.keras.optimizers.Adam(config.learning_rate),
+        loss=tf.keras.losses.BinaryCrossentropy(),
+        metrics=[tf.keras.metrics.AUC(name="auc"), tf.keras.metrics.BinaryAccuracy(name="accuracy")],
+    )
+    return classifier
+
+
+def _epoch(classifier, train_paths: list[str], val_ds, config: CentralConfig, epoch: int):
+    """One pass over the pooled training data at the schedule's step, then validation.
+
+    Returns the epoch's history row and the validation loss (unrounded, for early stopping)."""
+    lr = float(cosine_learning_rate(epoch, peak=config.learning_rate, rounds=config.epochs))
+    classifier.optimizer.learning_rate.assign(lr)
+    ds = pooled_dataset(
+        train_paths, config=config.pipeline, augment=config.augment, seed=config.seed * 1000 + epoch,
+        training=True,
+    )  # fmt: skip
+    t0 = time.perf_counter()
+    train = classifier.fit(ds, epochs=1, verbose=0).history
+    val = classifier.evaluate(val_ds, verbose=0, return_dict=True)
+    row = {
+        "epoch": epoch + 1,
+        "learning_rate": round(lr, 6),
+        "train_loss": round(train["loss"][-1], 5),
+        "train_accuracy": round(train["accuracy"][-1], 5),
+        "val_loss": round(val["loss"], 5),
+        "val_auc": round(val["auc"], 5),
+        "val_accuracy": round(val["accuracy"], 5),
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    return row, val["loss"]
+
+
 def train_central(
     fleet: Fleet,
     out: str | os.PathLike,
@@ -108,27 +152,14 @@ def train_central(
 
     Returns the run description (also written to ``out/run.json``).
     """
-    import tensorflow as tf
-
     train_ids, val_ids = fleet.training_ids(), fleet.validation_ids()
     if not train_ids or not val_ids:
         raise ParameterError(f"{fleet.root}: need at least 2 training phones (one is held for validation)")
     pipe = config.pipeline
     window = pipe.window
-    classifier = build_model(
-        config.model, (window.frames, window.features.n_mels), width=config.width, seed=config.seed
-    )
-    if config.init_from:  # checked before any phone computes its features
-        start = load_start_model(config.init_from, model=config.model, width=config.width, window=window)
-        classifier.set_weights(start.get_weights())
+    classifier = _compiled_model(config, window)  # --init-from is checked before any phone works
     train_paths = prepare_caches(fleet, train_ids, pipe, progress)
     val_paths = prepare_caches(fleet, val_ids, pipe, progress)
-    optimizer = tf.keras.optimizers.Adam(config.learning_rate)
-    classifier.compile(
-        optimizer=optimizer,
-        loss=tf.keras.losses.BinaryCrossentropy(),
-        metrics=[tf.keras.metrics.AUC(name="auc"), tf.keras.metrics.BinaryAccuracy(name="accuracy")],
-    )
     val_ds = pooled_dataset(val_paths, config=pipe, augment=None, seed=0, training=False).cache()
 
     history, best, best_weights, waited = [], math.inf, None, 0
@@ -138,24 +169,7 @@ def train_central(
         best_weights = [w.copy() for w in classifier.get_weights()]
         log(f"epoch   0  --init-from {config.init_from}: val loss {best:.4f}")
     for epoch in range(config.epochs):
-        lr = float(cosine_learning_rate(epoch, peak=config.learning_rate, rounds=config.epochs))
-        optimizer.learning_rate.assign(lr)
-        ds = pooled_dataset(
-            train_paths, config=pipe, augment=config.augment, seed=config.seed * 1000 + epoch, training=True
-        )
-        t0 = time.perf_counter()
-        train = classifier.fit(ds, epochs=1, verbose=0).history
-        val = classifier.evaluate(val_ds, verbose=0, return_dict=True)
-        row = {
-            "epoch": epoch + 1,
-            "learning_rate": round(lr, 6),
-            "train_loss": round(train["loss"][-1], 5),
-            "train_accuracy": round(train["accuracy"][-1], 5),
-            "val_loss": round(val["loss"], 5),
-            "val_auc": round(val["auc"], 5),
-            "val_accuracy": round(val["accuracy"], 5),
-            "seconds": round(time.perf_counter() - t0, 2),
-        }
+        row, val_loss = _epoch(classifier, train_paths, val_ds, config, epoch)
         history.append(row)
         log(
             f"epoch {epoch + 1:>3}/{config.epochs}  train loss {row['train_loss']:.4f}  "
@@ -163,8 +177,8 @@ def train_central(
         )
         if progress is not None:
             progress("epochs", epoch + 1, config.epochs)
-        if val["loss"] < best - 1e-4:
-            best, best_weights, waited = val["loss"], [w.copy() for w in classifier.get_weights()], 0
+        if val_loss < best - 1e-4:
+            best, best_weights, waited = val_loss, [w.copy() for w in classifier.get_weights()], 0
         else:
             waited += 1
             # not in the first half: the learning rate is still high and a few validation phones'

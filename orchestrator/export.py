@@ -246,61 +246,19 @@ def export_run(
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
     say("synthesizing check audio (server-side voices)")
     check = detector_windows(calibration_clips(phrase, count=config.check_clips, rng=rng), window, per_clip=8)
-    expected = np.concatenate([model(w[None]).numpy().reshape(-1) for w in check])
-
     say("converting to float TFLite")
-    float_model = convert(model, quantize="none")
-    float_scores = tflite_scores(float_model, check)
-    float_error = float(np.max(np.abs(float_scores - expected)))
-    if float_error > FLOAT_TOLERANCE:
-        raise ExportCheckError(
-            f"{run}: float TFLite differs from Keras by {float_error:.2e} "
-            f"(> {FLOAT_TOLERANCE:g}); not written"
-        )
+    float_model, float_scores, float_error = _float_model(run, model, check)
     flatbuffer, quant_error = float_model, None
     if config.quantize != "none":
-        calibration = None
-        if config.quantize == "int8":
-            say("synthesizing int8 calibration audio (server-side voices)")
-            cal_rng = np.random.default_rng(np.random.SeedSequence([config.seed, 2]))
-            clips = calibration_clips(phrase, count=config.calibration_clips, rng=cal_rng)
-            calibration = detector_windows(clips, window, per_clip=6)
-        say(f"converting to {config.quantize} TFLite")
-        flatbuffer = convert(
-            model, quantize=config.quantize, calibration=calibration, float_model=float_model
+        flatbuffer, quant_error = _quantized(
+            run, model, float_model, float_scores, check, config, calibration=(phrase, window), say=say
         )
-        quant_scores = tflite_scores(flatbuffer, check)
-        diff = np.abs(quant_scores - float_scores)
-        quant_error = {"max": float(diff.max()), "mean": float(diff.mean())}
-        if diff.max() > config.max_quantization_error:
-            raise ExportCheckError(
-                f"{run}: {config.quantize} model differs from float by up to {diff.max():.3f} "
-                f"(> {config.max_quantization_error}); not written (try `quantize` none or float16)"
-            )
 
     if config.threshold is not None:
-        threshold, fa_target, source = config.threshold, None, "--threshold"
+        threshold = (config.threshold, None, "--threshold")
     else:
-        threshold, fa_target, source = recommended_threshold(run, report)
-    detector = DetectorConfig(window=window)
-    metadata = {
-        "format": METADATA_FORMAT,
-        "phrase": phrase,
-        "sample_rate": window.features.sample_rate,
-        "window": window.to_dict(),
-        "window_samples": window.samples,
-        "stride_samples": window.stride_samples,
-        "detector": {"smooth_windows": detector.smooth_windows, "refractory_s": detector.refractory_s},
-        "threshold": threshold,
-        "threshold_fa_per_hour": fa_target,
-        "threshold_source": source,
-        "quantize": config.quantize,
-        "model": description["model"],
-        "parameters": description["parameters"],
-        "training": description["mode"],
-        "model_version": _version(run, classifier),
-        "exported": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-    }
+        threshold = recommended_threshold(run, report)
+    metadata = _metadata(run, classifier, description, window, config.quantize, threshold)
     content = embed_metadata(flatbuffer, metadata)
     assert read_metadata(content) == json.loads(json.dumps(metadata, sort_keys=True))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -313,6 +271,68 @@ def export_run(
         "quantization_error": quant_error,
         "check_windows": len(check),
         "metadata": metadata,
+    }
+
+
+def _float_model(run: Path, model, check: list[np.ndarray]) -> tuple[bytes, np.ndarray, float]:
+    """The float flatbuffer, its scores on ``check`` and its largest difference from Keras."""
+    expected = np.concatenate([model(w[None]).numpy().reshape(-1) for w in check])
+    float_model = convert(model, quantize="none")
+    float_scores = tflite_scores(float_model, check)
+    float_error = float(np.max(np.abs(float_scores - expected)))
+    if float_error > FLOAT_TOLERANCE:
+        raise ExportCheckError(
+            f"{run}: float TFLite differs from Keras by {float_error:.2e} "
+            f"(> {FLOAT_TOLERANCE:g}); not written"
+        )
+    return float_model, float_scores, float_error
+
+
+def _quantized(run: Path, model, float_model, float_scores, check, config: ExportConfig, *, calibration, say):
+    """The int8 or float16 flatbuffer and its error against float on ``check`` (checked).
+
+    ``calibration`` is ``(phrase, window)``: int8 calibrates on server-synthesized clips of it."""
+    from data_tools.server_audio import calibration_clips
+
+    phrase, window = calibration
+    calibration = None
+    if config.quantize == "int8":
+        say("synthesizing int8 calibration audio (server-side voices)")
+        cal_rng = np.random.default_rng(np.random.SeedSequence([config.seed, 2]))
+        clips = calibration_clips(phrase, count=config.calibration_clips, rng=cal_rng)
+        calibration = detector_windows(clips, window, per_clip=6)
+    say(f"converting to {config.quantize} TFLite")
+    flatbuffer = convert(model, quantize=config.quantize, calibration=calibration, float_model=float_model)
+    diff = np.abs(tflite_scores(flatbuffer, check) - float_scores)
+    if diff.max() > config.max_quantization_error:
+        raise ExportCheckError(
+            f"{run}: {config.quantize} model differs from float by up to {diff.max():.3f} "
+            f"(> {config.max_quantization_error}); not written (try `quantize` none or float16)"
+        )
+    return flatbuffer, {"max": float(diff.max()), "mean": float(diff.mean())}
+
+
+def _metadata(run: Path, classifier, description: dict, window, quantize: str, threshold) -> dict:
+    """What the .tflite file says about itself (wakeword.tflite_format reads it on the device)."""
+    value, fa_target, source = threshold
+    detector = DetectorConfig(window=window)
+    return {
+        "format": METADATA_FORMAT,
+        "phrase": description["phrase"],
+        "sample_rate": window.features.sample_rate,
+        "window": window.to_dict(),
+        "window_samples": window.samples,
+        "stride_samples": window.stride_samples,
+        "detector": {"smooth_windows": detector.smooth_windows, "refractory_s": detector.refractory_s},
+        "threshold": value,
+        "threshold_fa_per_hour": fa_target,
+        "threshold_source": source,
+        "quantize": quantize,
+        "model": description["model"],
+        "parameters": description["parameters"],
+        "training": description["mode"],
+        "model_version": _version(run, classifier),
+        "exported": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 

@@ -20,6 +20,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from data_tools.fleet import Fleet
@@ -160,28 +161,20 @@ def train_federated(
     import tensorflow as tf
 
     from orchestrator.central import prepare_caches
-    from orchestrator.context import install_context
-    from orchestrator.worker import OwnedWorker
 
     _quiet_tensorflow_logger()
     run = Path(out)
     settings, resuming = _open_run(run, config, resume=resume)
-    train_ids = fleet.training_ids()
-    val_ids = evaluation_sample(fleet.validation_ids(), config)
-    if not train_ids:
-        raise ParameterError(f"{fleet.root}: no training phones")
+    train_ids, val_ids = _phones(fleet, config)
     window = config.pipeline.window
     # A resumed run starts from its checkpoint: the --init-from run is not needed (it may be gone).
     initial = _initial_weights(config, window) if config.init_from and not resuming else None
     if prepare:  # each phone computes its own features, on the phone (here: in its store folder)
         prepare_caches(fleet, val_ids, config.pipeline, progress)
     expected = max(1, round(min(config.clients_per_round, len(train_ids)) * (1 - config.dropout_rate)))
-    owned = None if workers else OwnedWorker(log_path=run / "worker.log").start()
-    workers = workers or [owned.target]
-    try:
-        install_context(workers)
+    with _tff_workers(run, workers) as guard:
         comps = Computations(fleet, config, window, expected)
-        guard = functools.partial(_worker_failures, workers, remote=owned is None)
+        rounds = _Rounds(comps, fleet, config, train_ids, val_ids, guard, prepare)
         state = _start_state(comps, config, initial, val_ids, guard, log)
         start, history = 0, []
         if resume and (loaded := load_checkpoint(run, state)) is not None:
@@ -190,21 +183,7 @@ def train_federated(
         writer = tf.summary.create_file_writer(str(run / "tensorboard"))
         started = time.perf_counter()
         for round_num in range(start + 1, config.rounds + 1):
-            sampled, reporting = sample_clients(train_ids, round_num, config)
-            t_prepare = time.perf_counter()
-            if prepare:
-                prepare_caches(fleet, reporting, config.pipeline)
-            t0 = time.perf_counter()
-            with guard(round_num):
-                output = comps.train_round(state, [client_key(p, round_num) for p in reporting])
-            state, row = _round_row(output, state, round_num, sampled, reporting)
-            if val_ids and (round_num % config.eval_every == 0 or round_num == config.rounds):
-                t_eval = time.perf_counter()
-                with guard(round_num):
-                    row.update(comps.federated_eval(state, [client_key(p, 0) for p in val_ids]))
-                row["eval_seconds"] = round(time.perf_counter() - t_eval, 3)  # part of round_seconds
-            row["round_seconds"] = round(time.perf_counter() - t0, 3)  # training + evaluation, if any
-            row["prepare_seconds"] = round(t0 - t_prepare, 3)  # phones computing new feature caches
+            state, row = rounds.run(state, round_num)
             history.append(row)
             _record(run, writer, row, state, history)
             log(_round_line(row, config.rounds))
@@ -215,22 +194,75 @@ def train_federated(
             config.model, (window.frames, window.features.n_mels), width=config.width, seed=config.seed
         )
         comps.process.get_model_weights(state).assign_weights_to(keras_model)
-    finally:
-        if owned is not None:
-            owned.stop()
     description = describe_run(
-        mode="federated",
-        classifier=keras_model,
-        fleet=fleet,
-        window=window,
-        settings=settings,
-        history=history,
-        train_seconds=round(time.perf_counter() - started, 1),
-    )
+        mode="federated", classifier=keras_model, fleet=fleet, window=window, settings=settings,
+        history=history, train_seconds=round(time.perf_counter() - started, 1),
+    )  # fmt: skip
     if config.aggregator == "dp":
         description["dp"] = _dp_report(config, len(train_ids))
     save_run(run, classifier=keras_model, description=description)
     return description
+
+
+def _phones(fleet: Fleet, config: FederatedConfig) -> tuple[list[str], list[str]]:
+    """The training phones and the validation phones evaluated."""
+    train_ids = fleet.training_ids()
+    if not train_ids:
+        raise ParameterError(f"{fleet.root}: no training phones")
+    return train_ids, evaluation_sample(fleet.validation_ids(), config)
+
+
+@contextlib.contextmanager
+def _tff_workers(run: Path, workers: list[str] | None):
+    """TFF's execution context on ``workers`` (default: one worker this process owns and stops).
+
+    Yields ``guard(round_num)``, a context that turns a worker dying mid-round into one clear error."""
+    from orchestrator.context import install_context
+    from orchestrator.worker import OwnedWorker
+
+    owned = None if workers else OwnedWorker(log_path=run / "worker.log").start()
+    targets = workers or [owned.target]
+    try:
+        install_context(targets)
+        yield functools.partial(_worker_failures, targets, remote=owned is None)
+    finally:
+        if owned is not None:
+            owned.stop()
+
+
+@dataclass(frozen=True)
+class _Rounds:
+    """One federated round: sample phones, let them prepare, train, evaluate now and then."""
+
+    comps: Computations
+    fleet: Fleet
+    config: FederatedConfig
+    train_ids: list[str]
+    val_ids: list[str]
+    guard: Callable  # guard(round_num): a context naming a worker that died
+    prepare: bool  # reporting phones build their feature caches first
+
+    def run(self, state, round_num: int) -> tuple[object, dict]:
+        """The state after round ``round_num`` and the round's metrics row."""
+        from orchestrator.central import prepare_caches
+
+        config = self.config
+        sampled, reporting = sample_clients(self.train_ids, round_num, config)
+        t_prepare = time.perf_counter()
+        if self.prepare:
+            prepare_caches(self.fleet, reporting, config.pipeline)
+        t0 = time.perf_counter()
+        with self.guard(round_num):
+            output = self.comps.train_round(state, [client_key(p, round_num) for p in reporting])
+        state, row = _round_row(output, state, round_num, sampled, reporting)
+        if self.val_ids and (round_num % config.eval_every == 0 or round_num == config.rounds):
+            t_eval = time.perf_counter()
+            with self.guard(round_num):
+                row.update(self.comps.federated_eval(state, [client_key(p, 0) for p in self.val_ids]))
+            row["eval_seconds"] = round(time.perf_counter() - t_eval, 3)  # part of round_seconds
+        row["round_seconds"] = round(time.perf_counter() - t0, 3)  # training + evaluation, if any
+        row["prepare_seconds"] = round(t0 - t_prepare, 3)  # phones computing new feature caches
+        return state, row
 
 
 def _open_run(run: Path, config: FederatedConfig, *, resume: bool) -> tuple[dict, bool]:
