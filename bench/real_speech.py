@@ -94,17 +94,17 @@ def _sets(keyword: str, fleet: Path | None, rng: np.random.Generator) -> dict[st
 
 def evaluate_model(model_path: Path, sets: dict[str, list]) -> dict:
     """The exported model at its shipped threshold, plus its DET curve from the kept scores."""
-    from tqdm import tqdm
-
     from wakeword.file_eval import det_rows, score_files
+    from wakeword.progress import ProgressBars
     from wakeword.stream import TFLiteModel
 
     model = TFLiteModel(model_path)
     config = model.detector_config()
     scored = {}
     for name, audios in sets.items():
-        with tqdm(total=len(audios), desc=f"wakeword on {name}", unit="file") as bar:
-            scored[name] = score_files(model, config, audios, progress=lambda k, b=bar: b.update(k - b.n))
+        with ProgressBars() as bars:
+            progress = lambda _what, done, total, n=name: bars.update(f"wakeword on {n}", done, total)  # noqa: E731
+            scored[name] = score_files(model, config, audios, progress=progress)
     hours = scored["negatives"].hours
     return {
         "threshold": config.threshold,

@@ -93,7 +93,7 @@ def measure_one(fleet_path: Path, rounds: int, clients_per_round: int, out: Path
         worker_peak_kb = _peak_kb(worker.process.pid)
     finally:
         worker.stop()
-    history = description["history"]
+    history = description.history
     later = history[1:] or history
     return {
         "phones": len(fleet.phones),
@@ -104,7 +104,7 @@ def measure_one(fleet_path: Path, rounds: int, clients_per_round: int, out: Path
         "mean_round_seconds": round(
             sum(r["round_seconds"] - r.get("eval_seconds", 0.0) for r in later) / len(later), 2
         ),
-        "eval_phones": len(description["validation_phones"][: config.eval_clients]),
+        "eval_phones": len(description.validation_phones[: config.eval_clients]),
         "eval_seconds": history[-1].get("eval_seconds"),
         "mean_prepare_seconds": round(sum(r["prepare_seconds"] for r in history) / len(history), 2),
         "total_seconds": round(time.perf_counter() - t_start, 1),

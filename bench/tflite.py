@@ -84,10 +84,10 @@ def accuracy(run: Path, fleet_path: Path, folder: Path) -> list[dict]:
         export_run(run, out, config=ExportConfig(quantize=quantize, threshold=0.5))
         scorer = TFLiteScorer(out, window_from_metadata(read_metadata(out)))
         report = evaluate_fleet(scorer, fleet, config=EvalConfig(target_fa_per_hour=0.5))
-        test = report["test"]
+        test = report.test
         rows.append({"quantize": quantize, "kb": round(out.stat().st_size / 1024, 1), "frr": test["frr"],
-                     "fa_per_hour": test["fa_per_hour"], "threshold": report["threshold"],
-                     "oracle_frr": report["test_oracle"]["frr"]})  # fmt: skip
+                     "fa_per_hour": test["fa_per_hour"], "threshold": report.threshold,
+                     "oracle_frr": report.test_oracle["frr"]})  # fmt: skip
     return rows
 
 

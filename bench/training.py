@@ -26,6 +26,8 @@ import json
 from pathlib import Path
 
 from bench.common import record
+from orchestrator.reports import REPORT_FILE, read_report
+from orchestrator.run import read_description
 
 OUT = Path("runs/bench")
 DEFAULT_MODELS = "tc_resnet,tiny_cnn,ds_cnn"
@@ -40,7 +42,7 @@ def _finished(run: Path) -> bool:
 
     if not (run / RUN_FILE).exists():
         return False
-    made_by = json.loads((run / RUN_FILE).read_text()).get("code", "unknown")
+    made_by = read_description(run).code
     if made_by == code_fingerprint():
         return True
     stale = OUT / "stale" / f"{run.name}-{made_by}"
@@ -58,34 +60,32 @@ def _evaluate(run: Path, fleet) -> dict:
     return evaluate_to(run / "eval-test", run, fleet, reuse=True)
 
 
-def _row(name: str, run: Path, report: dict) -> dict:
-    description = json.loads((run / "run.json").read_text())
-    test, hard = report["test"], report["test"]["hard_negative_accept_rate"]
+def _row(name: str, run: Path, report) -> dict:
+    description = read_description(run)
+    test, hard = report.test, report.test["hard_negative_accept_rate"]
     return {
         "run": name,
-        "model": description["model"],
-        "parameters": description["parameters"],
-        "mode": description["mode"],
-        "train_seconds": description.get("train_seconds"),
-        "epochs_or_rounds": len(description["history"]),
+        "model": description.model,
+        "parameters": description.parameters,
+        "mode": description.mode,
+        "train_seconds": description.train_seconds,
+        "epochs_or_rounds": len(description.history),
         "frr": round(test["frr"], 4),
         "fa_per_hour": round(test["fa_per_hour"], 3),
         "negative_hours": test["negative_hours"],
         "positives": test["positives"],
         "partial_accept": round(hard.get("partial", float("nan")), 4),
         "soundalike_accept": round(hard.get("soundalike", float("nan")), 4),
-        "oracle_frr": round(report["test_oracle"]["frr"], 4),
-        "oracle_frr_by_budget": {
-            b: round(row["frr"], 4) for b, row in report.get("test_oracle_by_budget", {}).items()
-        },
+        "oracle_frr": round(report.test_oracle["frr"], 4),
+        "oracle_frr_by_budget": {b: round(row["frr"], 4) for b, row in report.test_oracle_by_budget.items()},
         "worst_voice_group": _worst_group(report),
-        "epsilon": description.get("dp", {}).get("epsilon"),
+        "epsilon": (description.dp or {}).get("epsilon"),
     }
 
 
-def _worst_group(report: dict) -> dict | None:
+def _worst_group(report) -> dict | None:
     """The voice group (e.g. an espeak-ng accent) with the highest FRR, or None for older reports."""
-    groups = report.get("per_voice_group") or {}
+    groups = report.per_voice_group
     if not groups:
         return None
     name = max(groups, key=lambda g: groups[g]["frr"])
@@ -132,7 +132,7 @@ def federated(
         config = FederatedConfig(rounds=rounds, aggregator=aggregator, dp_noise_multiplier=noise)
         train_federated(fleet, run, config, resume=resume)
     row = _row(name or f"federated {aggregator}", run, _evaluate(run, fleet))
-    history = json.loads((run / "run.json").read_text())["history"]
+    history = read_description(run).history
     row["mean_round_seconds"] = round(sum(h["round_seconds"] for h in history) / len(history), 2)
     return row
 
@@ -266,9 +266,9 @@ def _det_plot(runs: dict[str, Path]) -> None:
 
     curves, points = {}, {}
     for name, run in runs.items():
-        report = json.loads((run / "eval-test" / "report.json").read_text())
-        curves[name] = report["det_curve"]
-        points[name] = (report["test"]["fa_per_hour"], report["test"]["frr"])
+        report = read_report(run / "eval-test" / REPORT_FILE)
+        curves[name] = report.det_curve
+        points[name] = (report.test["fa_per_hour"], report.test["frr"])
     save_det_plot(
         OUT / "det-federated-vs-central.png",
         curves,
@@ -296,8 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = central(args.fleet, args.models.split(","), epochs=args.epochs)
     elif args.what == "federated":
         rows = [*central(args.fleet, ["tc_resnet"]), federated(args.fleet, args.rounds)]
-        central_run = json.loads((OUT / "central-tc_resnet" / "run.json").read_text())
-        federated_run = json.loads((OUT / "federated-mean" / "run.json").read_text())
+        central_run = read_description(OUT / "central-tc_resnet").to_dict()
+        federated_run = read_description(OUT / "federated-mean").to_dict()
         epoch_s = sum(h["seconds"] for h in central_run["history"]) / len(central_run["history"])
         round_s = rows[-1]["mean_round_seconds"]
         rows[-1]["round_vs_central_epoch"] = round(round_s / epoch_s, 3)

@@ -40,7 +40,7 @@ def measure(fleet_path: Path, n_workers: int, rounds: int, out: Path) -> dict:
     finally:
         for w in workers:
             w.stop()
-    times = [row["round_seconds"] for row in description["history"]][1:]
+    times = [row["round_seconds"] for row in description.history][1:]
     return {
         "workers": n_workers,
         "rounds": rounds,

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable
 
 from data_tools.fleet import Fleet
 from device_client.pipeline import cache_is_current, ensure_feature_cache
 from device_client.store import PhoneStore
 from wakeword.errors import ParameterError
+from wakeword.progress import Progress
 from wakeword.window import DEFAULT_WINDOW, WindowConfig
 
 __all__ = ["build_caches"]
@@ -26,7 +26,7 @@ def build_caches(
     *,
     window: WindowConfig = DEFAULT_WINDOW,
     jobs: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[int, int]:
     """Build the feature cache of every phone that trains or validates (held-out test phones are
     scored from their audio and need none).
@@ -39,7 +39,7 @@ def build_caches(
     jobs : int, optional
         Processes in parallel (default: all cores).
     progress : callable, optional
-        Called as ``progress(done, total)`` after each phone.
+        Called as ``progress("caching", done, total)`` after each phone.
 
     Returns
     -------
@@ -53,14 +53,14 @@ def build_caches(
     todo = [p for p in phone_ids if not cache_is_current(PhoneStore(paths[p]), window)]
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
     if progress is not None:
-        progress(0, len(todo))
+        progress("caching", 0, len(todo))
     if todo:
         context = multiprocessing.get_context("spawn")  # no fork of a process that may hold TF threads
         with context.Pool(jobs) as pool:
             args = [(str(paths[p]), window) for p in todo]
             for done, _ in enumerate(pool.imap_unordered(_build_one, args), start=1):
                 if progress is not None:
-                    progress(done, len(todo))
+                    progress("caching", done, len(todo))
     return len(todo), len(phone_ids) - len(todo)
 
 

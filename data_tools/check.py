@@ -8,7 +8,6 @@ audio that does not decode.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from data_tools.fleet import FLEET_FILE, Fleet
 from device_client.store import AUDIO_DIR, MANIFEST, PhoneStore, sha256_file
 from wakeword.constants import SAMPLE_RATE
 from wakeword.errors import StoreError
+from wakeword.progress import Progress
 
 __all__ = ["CheckReport", "check"]
 
@@ -33,7 +33,7 @@ class CheckReport:
         return not self.problems
 
 
-def check(path: str | os.PathLike, *, progress: Callable[[int, int], None] | None = None) -> CheckReport:
+def check(path: str | os.PathLike, *, progress: Progress | None = None) -> CheckReport:
     """Check a fleet folder (with fleet.json) or a single store folder (with manifest.json)."""
     path = Path(path)
     report = CheckReport()
@@ -58,7 +58,7 @@ def check(path: str | os.PathLike, *, progress: Callable[[int, int], None] | Non
     for i, (phone_id, split, root) in enumerate(stores):
         report.rows.append(_check_store(phone_id, split, root, seen, report.problems))
         if progress is not None:
-            progress(i + 1, len(stores))
+            progress("checking", i + 1, len(stores))
     return report
 
 

@@ -20,7 +20,6 @@ import hashlib
 import os
 import re
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from device_client.store import PhoneStore, sha256_file
 from wakeword.audio import load_audio, speech_bounds
 from wakeword.constants import SAMPLE_RATE
 from wakeword.errors import AudioError, ParameterError, StoreError
+from wakeword.progress import Progress
 
 __all__ = ["LAYOUTS", "ImportReport", "SourceClip", "import_dataset", "scan"]
 
@@ -171,7 +171,7 @@ def import_dataset(
     positive: str,
     csv_path: str | os.PathLike | None = None,
     columns: dict | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Import a dataset into a fleet folder ``out`` (one phone store per speaker).
 
@@ -189,7 +189,7 @@ def import_dataset(
         For the ``csv`` layout: the CSV and a mapping of {"path", "label", "speaker", "text"} to
         its column names.
     progress : callable, optional
-        Called as ``progress(done, total)`` per file.
+        Called as ``progress("importing", done, total)`` per file.
     """
     source, root = Path(source), Path(out)
     clips, unmatched = scan(layout, source, csv_path=csv_path, columns=columns)
@@ -243,7 +243,7 @@ def import_dataset(
                     report.skipped.append((str(clip.path), reason))
                 done += 1
                 if progress is not None:
-                    progress(done, len(clips))
+                    progress("importing", done, len(clips))
         os.replace(partial, final)
     return report
 

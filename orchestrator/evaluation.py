@@ -12,6 +12,7 @@ voice group (espeak-ng accent, flite, imported source): an average can hide one 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -33,7 +34,7 @@ from wakeword.metrics import (
 )
 from wakeword.scoring import window_end_seconds
 
-__all__ = ["EvalConfig", "ScoredSet", "evaluate_fleet", "score_stores"]
+__all__ = ["EvalConfig", "EvalReport", "ScoredSet", "evaluate_fleet", "score_stores"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,42 @@ class EvalConfig:
     # FA/h budgets at which the report also reads the test DET curve (threshold chosen on the test
     # data): one point at 0.5 FA/h rests on a few false accepts, a few points show the curve
     oracle_budgets: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0)
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """What an evaluation found (``report.json``). Each summary is a dict of ``frr``,
+    ``fa_per_hour``, ``positives``, ``negative_hours`` and ``hard_negative_accept_rate``."""
+
+    split: str  # "test", "validation" or "all"
+    target_fa_per_hour: float  # the operating point asked for
+    threshold: float  # the threshold applied (chosen on validation, or the model's)
+    threshold_chosen_on: dict | str  # {"phones": [...], "streams": [...]}, or "model"
+    validation: dict | None  # the validation summary at the threshold (None: the model's threshold)
+    test: dict  # the reported phones' summary at the threshold
+    test_oracle: dict  # the summary at the threshold the test data would have chosen
+    per_phone: dict  # {phone id: summary}
+    det_curve: list  # [{threshold, frr, fa_per_hour}] of the reported phones
+    # (empty in reports of older versions)
+    test_oracle_by_budget: dict = field(default_factory=dict)  # {FA/h budget: oracle summary}
+    per_voice_group: dict = field(default_factory=dict)  # {voice group: summary + phones}
+    per_stream: dict = field(default_factory=dict)  # {stream id: hours, fa_per_hour}
+    detector: dict = field(default_factory=dict)  # smoothing and refractory period used
+    model: str | None = None  # what was evaluated (run folder or .tflite)
+    fleet: str | None = None  # the fleet evaluated on
+    eval_seconds: float | None = None
+    extra: dict = field(default_factory=dict)  # any other key (written by another version)
+
+    def to_dict(self) -> dict:
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        optional = ("model", "fleet", "eval_seconds")
+        return {**self.extra, **{k: v for k, v in fields.items() if v is not None or k not in optional}}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EvalReport:
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        extra = {k: v for k, v in data.items() if k not in names}
+        return cls(**{k: v for k, v in data.items() if k in names}, extra=extra)
 
 
 @dataclass
@@ -160,8 +197,8 @@ def evaluate_fleet(
     config: EvalConfig = EvalConfig(),
     threshold: float | None = None,
     progress: Callable[[str, int, int], None] | None = None,
-) -> dict:
-    """Evaluate a scorer on a fleet; returns the report (JSON-serialisable).
+) -> EvalReport:
+    """Evaluate a scorer on a fleet; returns the report (``to_dict()`` for JSON).
 
     ``split`` is "test", "validation" or "all" (every phone and stream: an imported fleet of real
     recordings). With ``threshold`` (e.g. the one a model ships with) nothing is tuned on the
@@ -193,33 +230,33 @@ def evaluate_fleet(
     test_fa = fa_per_hour(test.negatives, THRESHOLDS, refractory)
     # the best FRR the test data allows at the target, had the threshold been chosen on it (oracle)
     oracle = operating_point(test_fa, THRESHOLDS, config.target_fa_per_hour)
-    return {
-        "split": split,
-        "target_fa_per_hour": config.target_fa_per_hour,
-        "threshold": threshold,
-        "threshold_chosen_on": chosen_on,
-        "validation": summarize(val, threshold, config) if val is not None else None,
-        "test": summarize(test, threshold, config),
-        "test_oracle": {"threshold": oracle, **summarize(test, oracle, config)},
-        "test_oracle_by_budget": oracle_by_budget(test_frr, test_fa, config.oracle_budgets),
-        "per_phone": {p: summarize(s, threshold, config) for p, s in test.by_phone.items()},
-        "per_voice_group": {
+    return EvalReport(
+        split=split,
+        target_fa_per_hour=config.target_fa_per_hour,
+        threshold=threshold,
+        threshold_chosen_on=chosen_on,
+        validation=summarize(val, threshold, config) if val is not None else None,
+        test=summarize(test, threshold, config),
+        test_oracle={"threshold": oracle, **summarize(test, oracle, config)},
+        test_oracle_by_budget=oracle_by_budget(test_frr, test_fa, config.oracle_budgets),
+        per_phone={p: summarize(s, threshold, config) for p, s in test.by_phone.items()},
+        per_voice_group={
             group: {
                 "phones": len(phones),
                 **summarize(pooled([test.by_phone[p] for p in phones]), threshold, config),
             }
             for group, phones in sorted(groups.items())
         },
-        "per_stream": {
+        per_stream={
             name: {
                 "hours": round(sum(n.seconds for n in s.negatives) / 3600, 4),
                 "fa_per_hour": summarize(s, threshold, config)["fa_per_hour"],
             }
             for name, s in test.by_stream.items()
         },
-        "det_curve": det_curve(test_frr, test_fa),
-        "detector": {
+        det_curve=det_curve(test_frr, test_fa),
+        detector={
             "smooth_windows": config.detector.smooth_windows,
             "refractory_s": config.detector.refractory_s,
         },
-    }
+    )

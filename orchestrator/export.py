@@ -26,6 +26,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,7 +211,7 @@ def export_run(
     *,
     config: ExportConfig = ExportConfig(),
     report: str | os.PathLike | None = None,
-    progress=None,
+    log: Callable[[str], None] | None = None,
 ) -> dict:
     """Convert a training run to a checked TFLite file with metadata; returns the export report.
 
@@ -224,7 +225,7 @@ def export_run(
     report : path, optional
         The evaluation report whose threshold to embed (default: the run's newest ``eval-*``
         report; ``config.threshold`` overrides both).
-    progress : callable(str), optional
+    log : callable(str), optional
         Called with a short description of each step.
 
     Raises
@@ -235,13 +236,13 @@ def export_run(
     from data_tools.server_audio import calibration_clips
     from orchestrator.run import load_run
 
-    say = progress or (lambda _msg: None)
+    say = log or (lambda _msg: None)
     run, out = Path(run), Path(out)
     if out.suffix != ".tflite":
         raise ParameterError(f"`out` {out}: the file name must end in .tflite")
     classifier, description, window = load_run(run)
     model = audio_model(classifier, window)
-    phrase = description["phrase"]
+    phrase = description.phrase
 
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
     say("synthesizing check audio (server-side voices)")
@@ -318,7 +319,7 @@ def _metadata(run: Path, classifier, description: dict, window, quantize: str, t
     detector = DetectorConfig(window=window)
     return {
         "format": METADATA_FORMAT,
-        "phrase": description["phrase"],
+        "phrase": description.phrase,
         "sample_rate": window.features.sample_rate,
         "window": window.to_dict(),
         "window_samples": window.samples,
@@ -328,9 +329,9 @@ def _metadata(run: Path, classifier, description: dict, window, quantize: str, t
         "threshold_fa_per_hour": fa_target,
         "threshold_source": source,
         "quantize": quantize,
-        "model": description["model"],
-        "parameters": description["parameters"],
-        "training": description["mode"],
+        "model": description.model,
+        "parameters": description.parameters,
+        "training": description.mode,
         "model_version": _version(run, classifier),
         "exported": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }

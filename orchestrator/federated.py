@@ -41,7 +41,7 @@ from orchestrator.federated_config import (
     evaluation_sample,
     sample_clients,
 )
-from orchestrator.run import describe_run, save_run
+from orchestrator.run import RunDescription, describe_run, save_run
 from orchestrator.tff_process import Computations, rebuild_like
 from wakeword.errors import ParameterError, WakewordError
 from wakeword.fileio import atomic_write
@@ -140,7 +140,7 @@ def train_federated(
     prepare: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
     log: Callable[[str], None] = print,
-) -> dict:
+) -> RunDescription:
     """Run federated training; returns the run description (also ``out/run.json``).
 
     Parameters
@@ -197,9 +197,8 @@ def train_federated(
     description = describe_run(
         mode="federated", classifier=keras_model, fleet=fleet, window=window, settings=settings,
         history=history, train_seconds=round(time.perf_counter() - started, 1),
+        dp=_dp_report(config, len(train_ids)) if config.aggregator == "dp" else None,
     )  # fmt: skip
-    if config.aggregator == "dp":
-        description["dp"] = _dp_report(config, len(train_ids))
     save_run(run, classifier=keras_model, description=description)
     return description
 

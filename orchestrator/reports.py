@@ -6,23 +6,33 @@ so a report written by one reads the same as a report written by another.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from data_tools.fleet import Fleet
-from orchestrator.evaluation import EvalConfig, evaluate_fleet
+from orchestrator.evaluation import EvalConfig, EvalReport, evaluate_fleet
 from orchestrator.run import load_run
 from wakeword.errors import WakewordError
 from wakeword.fileio import atomic_write
 from wakeword.plots import save_det_plot
 from wakeword.scoring import KerasScorer, TFLiteScorer
 
-__all__ = ["DET_FILE", "REPORT_FILE", "evaluate_to", "load_scorer"]
+__all__ = ["DET_FILE", "REPORT_FILE", "evaluate_to", "load_scorer", "read_report"]
 
 REPORT_FILE = "report.json"
 DET_FILE = "det.png"
+
+
+def read_report(path: str | Path) -> EvalReport:
+    """A ``report.json`` written by :func:`evaluate_to`."""
+    path = Path(path)
+    try:
+        return EvalReport.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError) as exc:
+        raise WakewordError(f"{path}: not a readable evaluation report ({exc})") from None
 
 
 def load_scorer(model: str | Path) -> tuple[object, str]:
@@ -32,7 +42,7 @@ def load_scorer(model: str | Path) -> tuple[object, str]:
         raise WakewordError(f"{model}: no such run folder or file")
     if model.is_dir():
         classifier, description, window = load_run(model)
-        return KerasScorer(classifier, window), f"{description['model']} ({description['mode']})"
+        return KerasScorer(classifier, window), f"{description.model} ({description.mode})"
     from wakeword.tflite_format import read_metadata, window_from_metadata
 
     return TFLiteScorer(model, window_from_metadata(read_metadata(model))), model.name
@@ -49,7 +59,7 @@ def evaluate_to(
     title: str | None = None,
     reuse: bool = False,
     progress: Callable | None = None,
-) -> dict:
+) -> EvalReport:
     """Evaluate ``model`` (run folder or .tflite) on ``fleet``; write ``out``/report.json and det.png.
 
     Parameters
@@ -72,30 +82,26 @@ def evaluate_to(
 
     Returns
     -------
-    dict
-        The report (:func:`orchestrator.evaluation.evaluate_fleet`'s, plus model, fleet and
-        eval_seconds).
+    EvalReport
+        :func:`orchestrator.evaluation.evaluate_fleet`'s report, with model, fleet and eval_seconds.
     """
     out = Path(out)
     if reuse and (out / REPORT_FILE).exists():
-        return json.loads((out / REPORT_FILE).read_text())
+        return read_report(out / REPORT_FILE)
     config = config or EvalConfig()
     scorer, name = load_scorer(model)
     started = time.perf_counter()
     report = evaluate_fleet(scorer, fleet, split=split, config=config, threshold=threshold, progress=progress)
-    report = {
-        "model": str(model),
-        "fleet": str(fleet.root),
-        **report,
-        "eval_seconds": round(time.perf_counter() - started, 1),
-    }
+    report = dataclasses.replace(
+        report, model=str(model), fleet=str(fleet.root), eval_seconds=round(time.perf_counter() - started, 1)
+    )
     out.mkdir(parents=True, exist_ok=True)
     with atomic_write(out / REPORT_FILE, "w") as handle:
-        json.dump(report, handle, indent=1)
-    test = report["test"]
+        json.dump(report.to_dict(), handle, indent=1)
+    test = report.test
     save_det_plot(
         out / DET_FILE,
-        {name: report["det_curve"]},
+        {name: report.det_curve},
         points={"operating point": (test["fa_per_hour"], test["frr"])},
         target_fa_per_hour=config.target_fa_per_hour,
         title=title

@@ -10,17 +10,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from wakeword.errors import ParameterError, WakewordError
 from wakeword.fileio import atomic_write
 from wakeword.window import WindowConfig
 
-__all__ = ["MODEL_FILE", "RUN_FILE", "code_fingerprint", "load_run", "load_start_model", "save_run"]
+__all__ = [
+    "MODEL_FILE",
+    "RUN_FILE",
+    "RunDescription",
+    "code_fingerprint",
+    "load_run",
+    "load_start_model",
+    "read_description",
+    "save_run",
+]
 
 RUN_FORMAT = "wakeword-run"
 RUN_FILE = "run.json"
@@ -44,28 +55,66 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:12]
 
 
+@dataclass(frozen=True)
+class RunDescription:
+    """What ``run.json`` says about a training run (central and federated alike)."""
+
+    mode: str  # "central" or "federated"
+    model: str  # a key of models.MODELS
+    width: float  # channel multiplier
+    parameters: int  # trainable and other weights
+    window: dict  # WindowConfig.to_dict() of the windows it was trained on
+    fleet: str  # absolute path of the fleet it was trained on
+    phrase: str
+    training_phones: int
+    validation_phones: list[str]
+    settings: dict  # the training config as JSON
+    history: list[dict]  # one row per epoch or round
+    code: str  # code_fingerprint() of the code that trained it
+    train_seconds: float | None = None
+    best_val_loss: float | None = None  # central: the kept epoch's validation loss
+    dp: dict | None = None  # federated with dp: noise_multiplier, delta, epsilon
+    extra: dict = field(default_factory=dict)  # any other key (written by another version)
+
+    @property
+    def window_config(self) -> WindowConfig:
+        return WindowConfig.from_dict(self.window)
+
+    def to_dict(self) -> dict:
+        """The JSON of run.json (without its format tag)."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        return {**self.extra, **{k: v for k, v in fields.items() if v is not None}}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunDescription:
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        known = {k: v for k, v in data.items() if k in names}
+        extra = {k: v for k, v in data.items() if k not in names and k != "format"}
+        return cls(**known, extra=extra)
+
+
 def describe_run(
     *, mode: str, classifier, fleet, window: WindowConfig, settings: dict, history: list, **extra
-) -> dict:
-    """The fields every run.json has (central and federated alike), plus ``extra``."""
-    return {
-        "mode": mode,
-        "model": settings["model"],
-        "width": settings["width"],
-        "parameters": int(classifier.count_params()),
-        "window": window.to_dict(),
-        "fleet": str(Path(fleet.root).resolve()),
-        "phrase": fleet.phrase,
-        "training_phones": len(fleet.training_ids()),
-        "validation_phones": fleet.validation_ids(),
-        "settings": settings,
-        "history": history,
-        "code": code_fingerprint(),
+) -> RunDescription:
+    """The description of a run just trained (``extra``: train_seconds, best_val_loss, dp)."""
+    return RunDescription(
+        mode=mode,
+        model=settings["model"],
+        width=settings["width"],
+        parameters=int(classifier.count_params()),
+        window=window.to_dict(),
+        fleet=str(Path(fleet.root).resolve()),
+        phrase=fleet.phrase,
+        training_phones=len(fleet.training_ids()),
+        validation_phones=fleet.validation_ids(),
+        settings=settings,
+        history=history,
+        code=code_fingerprint(),
         **extra,
-    }
+    )
 
 
-def save_run(root: str | os.PathLike, *, classifier, description: dict) -> Path:
+def save_run(root: str | os.PathLike, *, classifier, description: RunDescription) -> Path:
     """Write the model and ``run.json`` (each atomically)."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -73,12 +122,12 @@ def save_run(root: str | os.PathLike, *, classifier, description: dict) -> Path:
     classifier.save(tmp)
     os.replace(tmp, root / MODEL_FILE)
     with atomic_write(root / RUN_FILE, "w") as handle:
-        json.dump({"format": RUN_FORMAT, **description}, handle, indent=1, sort_keys=True)
+        json.dump({"format": RUN_FORMAT, **description.to_dict()}, handle, indent=1, sort_keys=True)
         handle.write("\n")
     return root
 
 
-def load_run(root: str | os.PathLike):
+def load_run(root: str | os.PathLike) -> tuple[object, RunDescription, WindowConfig]:
     """Return ``(classifier, description, window)`` of a run folder."""
     import tensorflow as tf
 
@@ -91,19 +140,29 @@ def load_run(root: str | os.PathLike):
         raise WakewordError(
             f"{root}: not a training run (needs {RUN_FILE} and {MODEL_FILE}); train one with `wakeword train`"
         )
-    try:
-        description = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise WakewordError(f"{path}: unreadable or corrupt ({exc})") from None
-    if description.get("format") != RUN_FORMAT:
-        raise WakewordError(f"{path}: not a wakeword run description")
+    description = read_description(root)
     try:
         classifier = tf.keras.models.load_model(root / MODEL_FILE, compile=False)
     except (OSError, ValueError) as exc:
         raise WakewordError(
             f"{root / MODEL_FILE}: cannot load the model ({str(exc).splitlines()[0]})"
         ) from None
-    return classifier, description, WindowConfig.from_dict(description["window"])
+    return classifier, description, description.window_config
+
+
+def read_description(root: str | os.PathLike) -> RunDescription:
+    """The ``run.json`` of run folder ``root`` (no model loaded)."""
+    path = Path(root) / RUN_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise WakewordError(f"{path}: unreadable or corrupt ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != RUN_FORMAT:
+        raise WakewordError(f"{path}: not a wakeword run description")
+    try:
+        return RunDescription.from_dict(data)
+    except TypeError as exc:
+        raise WakewordError(f"{path}: not a complete run description ({exc})") from None
 
 
 def load_start_model(root: str | os.PathLike, *, model: str, width: float, window: WindowConfig):
@@ -118,8 +177,8 @@ def load_start_model(root: str | os.PathLike, *, model: str, width: float, windo
     shapes = [tuple(w.shape) for w in fresh.weights]
     if saved_window != window or [tuple(w.shape) for w in classifier.weights] != shapes:
         raise ParameterError(
-            f"`init_from` {root}: holds a {description.get('model')} model of width "
-            f"{description.get('width')} on other windows or shapes; this run trains {model} of "
+            f"`init_from` {root}: holds a {description.model} model of width "
+            f"{description.width} on other windows or shapes; this run trains {model} of "
             f"width {width}: pass a run made with the same `model` and `width`"
         )
     return classifier

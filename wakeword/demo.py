@@ -86,7 +86,7 @@ def _make_fleet(config: DemoConfig, *, progress: Callable | None, echo: Callable
     )
 
 
-def _train(config: DemoConfig, fleet, *, progress: Callable | None, echo: Callable) -> dict:
+def _train(config: DemoConfig, fleet, *, progress: Callable | None, echo: Callable):
     from orchestrator.federated import FederatedConfig, train_federated
     from orchestrator.run import RUN_FILE, load_run
 
@@ -101,7 +101,7 @@ def _train(config: DemoConfig, fleet, *, progress: Callable | None, echo: Callab
     return load_run(run_dir)[1]
 
 
-def _evaluate(config: DemoConfig, fleet, description: dict, *, progress: Callable | None, echo: Callable):
+def _evaluate(config: DemoConfig, fleet, description, *, progress: Callable | None, echo: Callable):
     from orchestrator.evaluation import EvalConfig
     from orchestrator.reports import evaluate_to
 
@@ -109,7 +109,7 @@ def _evaluate(config: DemoConfig, fleet, description: dict, *, progress: Callabl
     return evaluate_to(
         config.out / "eval", config.out / "run", fleet, reuse=True, progress=progress,
         config=EvalConfig(target_fa_per_hour=config.target_fa_per_hour),
-        title=f"{config.phrase!r}: {description['model']}, {config.rounds} federated rounds",
+        title=f"{config.phrase!r}: {description.model}, {config.rounds} federated rounds",
     )  # fmt: skip
 
 
@@ -123,23 +123,21 @@ def _export(config: DemoConfig, *, progress: Callable | None, echo: Callable) ->
         echo("      reusing the exported model")
     else:
         report = config.out / "eval" / REPORT_FILE
-        export_run(
-            config.out / "run", tflite, config=ExportConfig(quantize="int8"), report=report, progress=echo
-        )
+        export_run(config.out / "run", tflite, config=ExportConfig(quantize="int8"), report=report, log=echo)
     return tflite
 
 
 def _summary(config: DemoConfig, fleet, description, report, tflite, detection, timings) -> dict:
     """The demo's result table, one line per fact."""
-    test = report["test"]
+    test = report.test
     hard = test["hard_negative_accept_rate"]
     return {
         "phrase": config.phrase,
         "phones (train / validation / held out)": (
             f"{len(fleet.training_ids())} / {len(fleet.validation_ids())} / {len(fleet.phone_ids('test'))}"
         ),
-        "model": f"{description['model']} ({description['parameters']:,} parameters)",
-        "federated rounds": len(description["history"]),
+        "model": f"{description.model} ({description.parameters:,} parameters)",
+        "federated rounds": len(description.history),
         f"FRR at {config.target_fa_per_hour:g} FA/h (threshold from validation)": f"{test['frr']:.1%}",
         "FA/h on held-out audio at that threshold": (
             f"{test['fa_per_hour']:.2f} over {test['negative_hours']:.2f} h"

@@ -15,6 +15,7 @@ import numpy as np
 
 from wakeword.detector import DetectorConfig, detection_events
 from wakeword.metrics import THRESHOLDS
+from wakeword.progress import Progress
 
 __all__ = ["FileScores", "ScoredSet", "det_rows", "score_files"]
 
@@ -67,7 +68,7 @@ def score_files(
     config: DetectorConfig,
     audios: Iterable[tuple[str, np.ndarray]],
     *,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ScoredSet:
     """Stream each (name, audio) through a fresh detector, as ``wakeword detect`` does per file.
 
@@ -79,14 +80,15 @@ def score_files(
         The detector settings, with the shipped threshold.
     audios : iterable of (str, np.ndarray [shape=(n,)])
         Float32 audio at the model's sample rate.
-    progress : callable(int), optional
-        Called with the count of files done.
+    progress : callable, optional
+        ``progress("scoring", done, total)`` after each file (total 0 if ``audios`` has no length).
     """
     from wakeword.stream import StreamingDetector
 
     scored = ScoredSet()
     rate = config.window.features.sample_rate
     chunk = config.window.stride_samples
+    total = len(audios) if hasattr(audios, "__len__") else 0
     for k, (name, audio) in enumerate(audios, start=1):
         smoothed: list[float] = []
         detector = StreamingDetector(model, config, on_score=lambda _t, s, out=smoothed: out.append(s))
@@ -96,7 +98,7 @@ def score_files(
         found += detector.flush()
         scored.files.append(FileScores(name, audio.size / rate, len(found), np.asarray(smoothed)))
         if progress is not None:
-            progress(k)
+            progress("scoring", k, total)
     return scored
 
 

@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
+
+# The one shape of a progress callback: ``progress(what, done, total)``; ``what`` names the stage
+# (or the item just done), ``total`` is 0 when unknown. ProgressBars.update takes it as it is.
+Progress = Callable[[str, int, int], None]
 
 PLAIN_EVERY_S = 30.0  # seconds between plain progress lines (not a terminal)
 

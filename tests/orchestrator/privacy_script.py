@@ -26,5 +26,5 @@ def audit(event, args):
 
 sys.addaudithook(audit)
 description = train_federated(fleet, sys.argv[2], config, prepare=False)
-last = description["history"][-1]
-print(f"rounds={len(description['history'])} opened={len(opened)} loss={last['train_loss']:.4f}")
+last = description.history[-1]
+print(f"rounds={len(description.history)} opened={len(opened)} loss={last['train_loss']:.4f}")

@@ -23,11 +23,11 @@ def central_run(tiny_fleet, tmp_path_factory):
 
 def test_central_run_is_saved(central_run):
     classifier, description, window = load_run(central_run)
-    assert description["mode"] == "central" and description["model"] == "tc_resnet"
+    assert description.mode == "central" and description.model == "tc_resnet"
     assert classifier.input_shape == (None, window.frames, window.features.n_mels)
-    assert len(description["history"]) == 2 and "val_loss" in description["history"][0]
+    assert len(description.history) == 2 and "val_loss" in description.history[0]
     # which code made it: what the benchmarks compare before reusing a run
-    assert description["code"] == code_fingerprint() and len(code_fingerprint()) == 12
+    assert description.code == code_fingerprint() and len(code_fingerprint()) == 12
 
 
 def test_benchmarks_retrain_a_run_made_by_other_code(central_run, tmp_path, monkeypatch):

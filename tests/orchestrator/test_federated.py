@@ -240,11 +240,11 @@ def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
                 took_part |= set(sample_clients(fleet.training_ids(), r, config)[1])
             cached = {p for p in fleet.phone_ids() if (fleet.root / "phones" / p / "cache").exists()}
             assert cached == took_part and len(cached) < len(fleet.phone_ids())
-        assert len(description["history"]) == 2
-        last = description["history"][-1]
+        assert len(description.history) == 2
+        last = description.history[-1]
         assert np.isfinite(last["train_loss"]) and np.isfinite(last["eval_loss"])
         assert 0 < last["eval_seconds"] < last["round_seconds"]  # evaluation timed apart, inside the round
-        assert "eval_seconds" not in description["history"][0]  # no evaluation in round 1 (eval_every 2)
+        assert "eval_seconds" not in description.history[0]  # no evaluation in round 1 (eval_every 2)
         classifier, saved, _ = load_run(tmp_path / aggregator)
         assert saved["settings"]["aggregator"] == aggregator
         assert saved["settings"]["proximal_strength"] == server.get("proximal_strength", 0.0)
@@ -252,7 +252,7 @@ def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
         assert (tmp_path / aggregator / "metrics.csv").read_text().count("\n") == 3
         assert any((tmp_path / aggregator / "tensorboard").iterdir())
         if aggregator == "dp":
-            assert 0 < description["dp"]["epsilon"] < float("inf")
+            assert 0 < description.dp["epsilon"] < float("inf")
         if aggregator == "robust":
             assert any(k.startswith("aggregator/") for k in last)
 
@@ -283,7 +283,7 @@ def test_a_phone_with_nan_data_does_not_poison_the_model(tiny_fleet, tmp_path):
     description = train_federated(fleet, tmp_path / "run", config, prepare=False, log=lambda _: None)
     classifier, _, _ = load_run(tmp_path / "run")
     assert all(np.isfinite(w).all() for w in classifier.get_weights())
-    assert np.isfinite(description["history"][-1]["eval_loss"])
+    assert np.isfinite(description.history[-1]["eval_loss"])
 
 
 def _train_cli(fleet: Path, out: Path, *extra: str) -> subprocess.Popen:

@@ -132,7 +132,7 @@ def run_cache(args: argparse.Namespace) -> int:
         built, current = build_caches(
             Fleet(args.fleet),
             jobs=args.jobs,
-            progress=lambda done, total: bars.update("caching", done, total),
+            progress=bars.update,
         )
     print(f"{args.fleet}: {built} feature caches built, {current} already current "
           f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
@@ -168,7 +168,7 @@ def run_import(args: argparse.Namespace) -> int:
     with ProgressBars() as bars:
         report = import_dataset(
             args.layout, args.source, args.out, positive=args.positive, csv_path=args.csv,
-            columns=columns, progress=lambda done, total: bars.update("importing", done, total),
+            columns=columns, progress=bars.update,
         )  # fmt: skip
     print(f"{args.out}: imported {report.imported} clips into {report.phones} phones (one per speaker)")
     if report.skipped:

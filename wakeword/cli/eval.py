@@ -95,14 +95,14 @@ def _model_threshold(model: Path) -> float:
     return threshold
 
 
-def format_summary(report: dict) -> str:
+def format_summary(report) -> str:
     """The summary table printed by `wakeword eval`."""
-    test, val, oracle = report["test"], report["validation"], report["test_oracle"]
-    target, split = report["target_fa_per_hour"], report["split"]
+    test, val, oracle = report.test, report.validation, report.test_oracle
+    target, split = report.target_fa_per_hour, report.split
     chosen = (
-        f"threshold {report['threshold']:.4f} from the model (nothing tuned on this fleet)"
+        f"threshold {report.threshold:.4f} from the model (nothing tuned on this fleet)"
         if val is None
-        else f"threshold {report['threshold']:.4f} chosen on validation for <= {target:g} FA/h "
+        else f"threshold {report.threshold:.4f} chosen on validation for <= {target:g} FA/h "
         f"(validation: FRR {val['frr']:.1%}, {val['fa_per_hour']:.2f} FA/h)"
     )
     lines = [
@@ -112,21 +112,21 @@ def format_summary(report: dict) -> str:
         f"{test['positives']:>11}{test['negative_hours']:>12.2f}",
         f"{split + ' (oracle threshold)':<28}{oracle['frr']:>8.1%}{oracle['fa_per_hour']:>8.2f}",
     ]
-    budgets = report.get("test_oracle_by_budget", {})
+    budgets = report.test_oracle_by_budget
     if budgets:
         cells = ", ".join(f"{row['frr']:.1%} at {b} FA/h" for b, row in budgets.items())
         lines.append(f"{split} oracle FRR by budget: {cells}")
     for kind, rate in test["hard_negative_accept_rate"].items():
         lines.append(f"hard negatives: {kind:<12} accepted {rate:.1%} of clips")
-    groups = report.get("per_voice_group", {})
+    groups = report.per_voice_group
     if groups:
         lines.append(f"{'voice group':<28}{'FRR':>8}{'FA/h':>8}{'phones':>8}")
         for group, row in groups.items():
             lines.append(f"{group:<28}{row['frr']:>8.1%}{row['fa_per_hour']:>8.2f}{row['phones']:>8}")
     lines.append(f"{'phone':<20}{'FRR':>8}{'FA/h':>8}")
-    for phone, row in report["per_phone"].items():
+    for phone, row in report.per_phone.items():
         lines.append(f"{phone:<20}{row['frr']:>8.1%}{row['fa_per_hour']:>8.2f}")
-    for stream, row in report.get("per_stream", {}).items():
+    for stream, row in report.per_stream.items():
         lines.append(
             f"{stream:<20}{'-':>8}{row['fa_per_hour']:>8.2f}  ({row['hours'] * 60:.0f} min of background)"
         )

@@ -49,9 +49,7 @@ def run(args: argparse.Namespace) -> int:
     config = ExportConfig(
         quantize=args.quantize, threshold=args.threshold, max_quantization_error=args.max_quantization_error
     )
-    report = export_run(
-        args.run, args.out, config=config, progress=lambda m: print(f"  {m}", file=sys.stderr)
-    )
+    report = export_run(args.run, args.out, config=config, log=lambda m: print(f"  {m}", file=sys.stderr))
     print(format_report(report))
     return 0
 

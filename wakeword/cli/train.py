@@ -98,14 +98,14 @@ def _run_federated(args: argparse.Namespace, fleet, config) -> int:
         description = train_federated(
             fleet, args.out, config, resume=args.resume, workers=workers, progress=bars.update, log=bars.write
         )
-    last = description["history"][-1]
+    last = description.history[-1]
     print(
-        f"{args.out}: {description['model']} ({description['parameters']:,} parameters), "
-        f"{len(description['history'])} rounds in {description['train_seconds']:.0f} s, "
+        f"{args.out}: {description.model} ({description.parameters:,} parameters), "
+        f"{len(description.history)} rounds in {description.train_seconds:.0f} s, "
         f"validation loss {last.get('eval_loss', float('nan')):.4f}"
     )
-    if "dp" in description:
-        dp = description["dp"]
+    if description.dp is not None:
+        dp = description.dp
         print(
             f"differential privacy: epsilon {dp['epsilon']:.2f} at delta {dp['delta']:.2g} "
             f"(noise multiplier {dp['noise_multiplier']})"
@@ -122,9 +122,9 @@ def _run_central(args: argparse.Namespace, fleet, config) -> int:
     with ProgressBars() as bars:
         description = train_central(fleet, args.out, config, progress=bars.update, log=bars.write)
     print(
-        f"{args.out}: {description['model']} ({description['parameters']:,} parameters), "
-        f"{len(description['history'])} epochs in {description['train_seconds']:.0f} s, "
-        f"best validation loss {description['best_val_loss']:.4f}"
+        f"{args.out}: {description.model} ({description.parameters:,} parameters), "
+        f"{len(description.history)} epochs in {description.train_seconds:.0f} s, "
+        f"best validation loss {description.best_val_loss:.4f}"
     )
     print(f"next: wakeword eval --model {args.out} --fleet {args.fleet}")
     return 0
