@@ -22,8 +22,8 @@ from device_client.pipeline import (
     clip_windows,
     ensure_feature_cache,
 )
-from models import DEFAULT_MODEL, MODELS, build_model
-from orchestrator.federated_config import MODELS_DOC
+from models import build_model
+from orchestrator.federated_config import init_from_setting, model_setting, width_setting
 from orchestrator.run import describe_run, load_start_model, save_run
 from orchestrator.schedules import LR_FLOOR, cosine_learning_rate
 from wakeword.errors import ParameterError
@@ -36,8 +36,8 @@ __all__ = ["CentralConfig", "train_central"]
 class CentralConfig:
     """Settings of a centralized run."""
 
-    model: str = setting(DEFAULT_MODEL, doc=MODELS_DOC, choices=sorted(MODELS))
-    width: float = setting(1.0, doc="channel multiplier of the model")
+    model: str = model_setting()
+    width: float = width_setting()
     epochs: int = setting(20, doc="at most this many passes over the pooled data")
     patience: int = setting(
         4, doc="stop after this many epochs without a better validation loss (from half of --epochs on)"
@@ -46,12 +46,7 @@ class CentralConfig:
         3e-3, doc=f"peak Adam learning rate, cosine-decayed to {LR_FLOOR:.0%} over the epochs"
     )
     seed: int = setting(1, doc="model initialisation, window positions, shuffling, augmentation")
-    init_from: str | None = setting(
-        None,
-        metavar="RUN",
-        doc="start from RUN's model instead of a seeded initialisation (same --model and --width), "
-        "e.g. a model the server pre-trained on audio it holds itself; rounds (or epochs) fine-tune it",
-    )
+    init_from: str | None = init_from_setting()
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # training augmentation
     pipeline: PipelineConfig = field(
         default_factory=lambda: PipelineConfig(batch_size=64, shuffle_buffer=4096)

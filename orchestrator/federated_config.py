@@ -40,6 +40,33 @@ _CHOICES = {  # settings with a fixed set of values
 MODELS_DOC = "; ".join(f"{name}: {MODELS[name].DESCRIPTION}" for name in sorted(MODELS))
 
 
+def model_setting():
+    """The ``model`` setting, the same in every training config."""
+    return setting(DEFAULT_MODEL, doc=MODELS_DOC, choices=sorted(MODELS))
+
+
+def width_setting():
+    return setting(1.0, doc="channel multiplier of the model")
+
+
+def init_from_setting():
+    return setting(
+        None,
+        metavar="RUN",
+        doc="start from RUN's model instead of a seeded initialisation (same --model and --width), "
+        "e.g. a model the server pre-trained on audio it holds itself; rounds (or epochs) fine-tune it",
+    )
+
+
+def schedule_setting(whose: str, step_flag: str, *, why: str):
+    return setting(
+        "constant",
+        choices=SERVER_SCHEDULES,
+        doc=f"{whose} step over the rounds: constant, or cosine (decays to {LR_FLOOR:.0%} of "
+        f"{step_flag} by the last round: {why})",
+    )
+
+
 # Client algorithms, and the setting that selects each (FedAvg when none does): one per run.
 CLIENT_WORK = {
     "fedprox": "proximal_strength",  # local loss + mu/2 ||w - w_round||^2 (Li et al. 2020)
@@ -88,8 +115,8 @@ def describe_algorithm(config: FederatedConfig) -> Algorithm:
 class FederatedConfig:
     """Settings of a federated run."""
 
-    model: str = setting(DEFAULT_MODEL, doc=MODELS_DOC, choices=sorted(MODELS))
-    width: float = setting(1.0, doc="channel multiplier of the model")
+    model: str = model_setting()
+    width: float = width_setting()
     rounds: int = setting(50, doc="federated rounds")
     clients_per_round: int = setting(10, doc="phones sampled per round")
     client_epochs: int = setting(2, doc="local passes over a phone's windows per round")
@@ -100,11 +127,8 @@ class FederatedConfig:
         "try --client-learning-rate 0.001)",
     )
     client_learning_rate: float = setting(0.05, doc="client optimizer step")
-    client_schedule: str = setting(
-        "constant",
-        choices=CLIENT_SCHEDULES,
-        doc=f"phones' step over the rounds: constant, or cosine (decays to {LR_FLOOR:.0%} of "
-        "--client-learning-rate by the last round: FedAvg's client drift shrinks with the step)",
+    client_schedule: str = schedule_setting(
+        "phones'", "--client-learning-rate", why="FedAvg's client drift shrinks with the step"
     )
     fairness_q: float = setting(
         0.0,
@@ -116,12 +140,7 @@ class FederatedConfig:
         "adam", choices=SERVER_OPTIMIZERS, doc="sgd, adam (FedAdam, Reddi et al. 2021) or yogi"
     )
     server_learning_rate: float = setting(3e-3, doc="server optimizer step (1.0 for sgd = plain FedAvg)")
-    server_schedule: str = setting(
-        "constant",
-        choices=SERVER_SCHEDULES,
-        doc=f"server step over the rounds: constant, or cosine (decays to {LR_FLOOR:.0%} of "
-        "--server-learning-rate by the last round, as the central baseline)",
-    )
+    server_schedule: str = schedule_setting("server", "--server-learning-rate", why="as the central baseline")
     server_momentum: float = setting(
         0.0, doc="sgd server optimizer: heavy-ball momentum (0.9 with step 1.0: FedAvgM, Hsu et al. 2019)"
     )
@@ -152,12 +171,7 @@ class FederatedConfig:
     )
     dp_delta: float | None = None  # dp: delta of the reported (epsilon, delta); default 1/n^1.1
     seed: int = setting(1, doc="model init, sampling, dropouts, client data order and augmentation")
-    init_from: str | None = setting(
-        None,
-        metavar="RUN",
-        doc="start from RUN's model instead of a seeded initialisation (same --model and --width), "
-        "e.g. a model the server pre-trained on audio it holds itself; rounds (or epochs) fine-tune it",
-    )
+    init_from: str | None = init_from_setting()
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # client-side augmentation
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)  # client batches
 
