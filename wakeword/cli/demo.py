@@ -15,7 +15,7 @@ HELP = "run the whole pipeline on a small default fleet"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from wakeword.demo import DemoConfig
+    from wakeword.cli.demo_job import DemoConfig
 
     d = DemoConfig()
     parser.add_argument("--out", type=Path, default=d.out, help=f"output folder (default {d.out})")
@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wakeword.demo import DemoConfig, run_demo
+    from wakeword.cli.demo_job import DemoConfig, run_demo
     from wakeword.errors import ParameterError
     from wakeword.progress import ProgressBars
 
