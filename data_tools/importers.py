@@ -163,6 +163,29 @@ def _phone_id(speaker: str) -> str:
     return f"spk-{safe}"[:100]
 
 
+def _import_speaker(final: Path, clips: list, speaker: str, source: Path, positive: str, first_of: dict,
+                    report: ImportReport, *, progress) -> None:  # fmt: skip
+    """One speaker's clips into a phone store at ``final`` (built aside, then renamed into place);
+    each clip imported or listed in ``report.skipped`` with the reason. ``progress(k)`` after each."""
+    partial = final.parent / f".{final.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    store = PhoneStore.create(partial, phone_id=final.name, info={"source": str(source), "speaker": speaker})
+    with store.batch():
+        for index, clip in enumerate(clips):
+            original = first_of.get(clip.path)
+            if original is not None:
+                reason = f"byte-identical duplicate of {original}"
+            else:
+                reason = _import_one(store, clip, index, positive, source)
+            if reason is None:
+                report.imported += 1
+            else:
+                report.skipped.append((str(clip.path), reason))
+            if progress is not None:
+                progress(index + 1)
+    os.replace(partial, final)
+
+
 def import_dataset(
     layout: str,
     source: str | os.PathLike,
@@ -222,29 +245,12 @@ def import_dataset(
     done = 0
     for speaker in sorted(by_speaker):
         final = root / "phones" / _phone_id(speaker)
-        if (final / "manifest.json").exists():
-            done += len(by_speaker[speaker])
-            continue
-        partial = root / "phones" / f".{final.name}.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        store = PhoneStore.create(
-            partial, phone_id=final.name, info={"source": str(source), "speaker": speaker}
-        )
-        with store.batch():
-            for index, clip in enumerate(by_speaker[speaker]):
-                original = first_of.get(clip.path)
-                if original is not None:
-                    reason = f"byte-identical duplicate of {original}"
-                else:
-                    reason = _import_one(store, clip, index, positive, source)
-                if reason is None:
-                    report.imported += 1
-                else:
-                    report.skipped.append((str(clip.path), reason))
-                done += 1
-                if progress is not None:
-                    progress("importing", done, len(clips))
-        os.replace(partial, final)
+        if not (final / "manifest.json").exists():
+            step = None if progress is None else lambda k, d=done: progress("importing", d + k, len(clips))
+            _import_speaker(
+                final, by_speaker[speaker], speaker, source, positive, first_of, report, progress=step
+            )
+        done += len(by_speaker[speaker])
     return report
 
 

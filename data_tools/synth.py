@@ -132,62 +132,56 @@ def synth_phone(config: FleetConfig, profile: PhoneProfile, index: int, folder: 
         "soundalike": soundalikes(phrase, limit=12, rng=rng, pronounce=phonemes),
     }
     with store.batch():
-        for i in range(config.positives):
-            if i < config.positives - config.in_sentence:
-                clip, span = synth.place(synth.speak(phrase))
-                store.add(
-                    clip,
-                    label="positive",
-                    kind="phrase",
-                    text=phrase,
-                    span=span,
-                    clip_id=f"pos-{i:04d}",
-                    params={"take": i},
-                    **common,
-                )
-            else:
-                clip, span, text = _in_sentence(synth, phrase)
-                store.add(
-                    clip,
-                    label="positive",
-                    kind="phrase_in_sentence",
-                    text=text,
-                    span=span,
-                    clip_id=f"pos-{i:04d}",
-                    params={"take": i},
-                    **common,
-                )
-        for kind, count in (("partial", config.partials), ("soundalike", config.soundalikes)):
-            texts = hard[kind] or hard["soundalike"]  # a one-syllable phrase has no parts
-            texts = texts[:NEURAL_HARD_TEXTS] if synth.neural else texts
-            for i in range(count):
-                text = texts[i % len(texts)]
-                clip, _ = synth.place(synth.speak(text))
-                store.add(clip, label="negative", kind=kind, text=text, clip_id=f"{kind}-{i:04d}", **common)
-        others = [synth.other_voice() for _ in range(OTHER_TALKERS)]
-        for i in range(config.speech):
-            if i % OWNER_SPEECH_EVERY:  # someone else talking near the phone
-                voice = others[i % len(others)]
-                text = synth.other_text(voice, avoid=phrase)
-                clip, _ = synth.place(synth.speak(text, voice=voice))
-                meta = {**common, "speaker": "other"}
-            else:
-                text = synth.owner_sentence() if synth.neural else random_sentence(rng, avoid=phrase)
-                clip, _ = synth.place(synth.speak(text))
-                meta = common
-            store.add(clip, label="negative", kind="speech", text=text, clip_id=f"speech-{i:04d}", **meta)
+        _add_positives(store, synth, config, phrase, common)
+        _add_hard_negatives(store, synth, config, hard, common)
+        _add_speech(store, synth, config, phrase, common)
         for i in range(config.noise):
             store.add(
-                synth.noise_clip(),
-                label="negative",
-                kind="noise",
-                text="",
-                clip_id=f"noise-{i:04d}",
-                params={"noise": profile.noise.kind},
-                speaker="",
-                fsync=False,
-            )
+                synth.noise_clip(), label="negative", kind="noise", text="", clip_id=f"noise-{i:04d}",
+                params={"noise": profile.noise.kind}, speaker="", fsync=False,
+            )  # fmt: skip
     return config.clips_per_phone
+
+
+def _add_positives(store: PhoneStore, synth: PhoneSynth, config: FleetConfig, phrase: str, common: dict):
+    """The phrase alone, then (the last ``in_sentence``) inside a sentence."""
+    for i in range(config.positives):
+        if i < config.positives - config.in_sentence:
+            (clip, span), kind, text = synth.place(synth.speak(phrase)), "phrase", phrase
+        else:
+            clip, span, text = _in_sentence(synth, phrase)
+            kind = "phrase_in_sentence"
+        store.add(
+            clip, label="positive", kind=kind, text=text, span=span, clip_id=f"pos-{i:04d}",
+            params={"take": i}, **common,
+        )  # fmt: skip
+
+
+def _add_hard_negatives(store: PhoneStore, synth: PhoneSynth, config: FleetConfig, hard: dict, common: dict):
+    """Parts of the phrase alone, and sound-alikes (a neural owner repeats a few takes)."""
+    for kind, count in (("partial", config.partials), ("soundalike", config.soundalikes)):
+        texts = hard[kind] or hard["soundalike"]  # a one-syllable phrase has no parts
+        texts = texts[:NEURAL_HARD_TEXTS] if synth.neural else texts
+        for i in range(count):
+            text = texts[i % len(texts)]
+            clip, _ = synth.place(synth.speak(text))
+            store.add(clip, label="negative", kind=kind, text=text, clip_id=f"{kind}-{i:04d}", **common)
+
+
+def _add_speech(store: PhoneStore, synth: PhoneSynth, config: FleetConfig, phrase: str, common: dict):
+    """Other speech: 1 in OWNER_SPEECH_EVERY by the owner, the rest by other people near the phone."""
+    others = [synth.other_voice() for _ in range(OTHER_TALKERS)]
+    for i in range(config.speech):
+        if i % OWNER_SPEECH_EVERY:  # someone else talking near the phone
+            voice = others[i % len(others)]
+            text = synth.other_text(voice, avoid=phrase)
+            clip, _ = synth.place(synth.speak(text, voice=voice))
+            meta = {**common, "speaker": "other"}
+        else:
+            text = synth.owner_sentence() if synth.neural else random_sentence(synth.rng, avoid=phrase)
+            clip, _ = synth.place(synth.speak(text))
+            meta = common
+        store.add(clip, label="negative", kind="speech", text=text, clip_id=f"speech-{i:04d}", **meta)
 
 
 def _in_sentence(synth: PhoneSynth, phrase: str) -> tuple[np.ndarray, tuple[float, float], str]:
@@ -302,33 +296,11 @@ def synth_fleet(
     profiles = sample_profiles(config.devices, test_phones=config.test_phones, rng=rng)
     if any(p.speaker.engine in NEURAL_ENGINES for p in profiles):
         voice_assets.require_installed()  # a missing voice file is named before any work starts
-    settings = _fleet_settings(config)
-    if (root / FLEET_FILE).exists():
-        existing = Fleet(root).description.get("settings")
-        if existing is not None:  # a setting added since the fleet was made had its default then
-            existing = {**_fleet_settings(FleetConfig()), **existing}
-        if existing != settings:
-            changed = sorted(k for k in settings if existing is None or existing.get(k) != settings[k])
-            raise StoreError(
-                f"{root}: holds a fleet made with other settings ({', '.join(changed)}); "
-                "choose a new `out` or delete it"
-            )
-    (root / "phones").mkdir(parents=True, exist_ok=True)
+    _check_same_settings(root, config)
     n_streams = (
         int(np.ceil(config.background_minutes / config.stream_minutes)) if config.background_minutes else 0
     )
-    description = {
-        "phrase": normalize_phrase(config.phrase),
-        "seed": config.seed,
-        "settings": settings,
-        "phones": [
-            {"phone_id": p.phone_id, "split": p.split, "path": f"phones/{p.phone_id}"} for p in profiles
-        ],
-        "background": [f"background/stream-{k:03d}" for k in range(n_streams)],
-    }
-    write_fleet_description(root, description)
-    (root / "background").mkdir(exist_ok=True)
-
+    _write_description(root, config, profiles, n_streams)
     phone_jobs = [
         (config, p, i, root)
         for i, p in enumerate(profiles)
@@ -356,6 +328,39 @@ def synth_fleet(
             progress=progress,
         )
     return Fleet(root)
+
+
+def _check_same_settings(root: Path, config: FleetConfig) -> None:
+    """Refuse to finish a fleet in ``root`` made with other settings (a setting added since the
+    fleet was made counts as its default)."""
+    if not (root / FLEET_FILE).exists():
+        return
+    settings = _fleet_settings(config)
+    existing = Fleet(root).description.get("settings")
+    if existing is not None:
+        existing = {**_fleet_settings(FleetConfig()), **existing}
+    if existing != settings:
+        changed = sorted(k for k in settings if existing is None or existing.get(k) != settings[k])
+        raise StoreError(
+            f"{root}: holds a fleet made with other settings ({', '.join(changed)}); "
+            "choose a new `out` or delete it"
+        )
+
+
+def _write_description(root: Path, config: FleetConfig, profiles: list[PhoneProfile], n_streams: int) -> None:
+    """``fleet.json`` and the fleet's folders."""
+    (root / "phones").mkdir(parents=True, exist_ok=True)
+    description = {
+        "phrase": normalize_phrase(config.phrase),
+        "seed": config.seed,
+        "settings": _fleet_settings(config),
+        "phones": [
+            {"phone_id": p.phone_id, "split": p.split, "path": f"phones/{p.phone_id}"} for p in profiles
+        ],
+        "background": [f"background/stream-{k:03d}" for k in range(n_streams)],
+    }
+    write_fleet_description(root, description)
+    (root / "background").mkdir(exist_ok=True)
 
 
 def _run_jobs(items: list[tuple[str, tuple]], *, jobs: int, progress) -> None:

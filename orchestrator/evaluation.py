@@ -189,6 +189,17 @@ def _split_members(fleet: Fleet, split: str) -> tuple[list[str], list]:
     raise ParameterError(f"split must be test, validation or all, got {split!r}")
 
 
+def _by_voice_group(test: ScoredSet, groups: dict[str, list[str]], threshold: float, config) -> dict:
+    """Each voice group's phones pooled: an average can hide one accent that fails."""
+    return {
+        group: {
+            "phones": len(phones),
+            **summarize(pooled([test.by_phone[p] for p in phones]), threshold, config),
+        }
+        for group, phones in sorted(groups.items())
+    }
+
+
 def evaluate_fleet(
     scorer: Callable[[np.ndarray], np.ndarray],
     fleet: Fleet,
@@ -220,9 +231,6 @@ def evaluate_fleet(
         }
     else:
         val, chosen_on = None, "model"
-    groups: dict[str, list[str]] = {}
-    for phone in test_ids:
-        groups.setdefault(voice_group(fleet.store(phone).info), []).append(phone)
     test = score_stores(
         scorer, [fleet.store(p) for p in test_ids], test_streams, config, progress=progress, label=split
     )
@@ -230,6 +238,9 @@ def evaluate_fleet(
     test_fa = fa_per_hour(test.negatives, THRESHOLDS, refractory)
     # the best FRR the test data allows at the target, had the threshold been chosen on it (oracle)
     oracle = operating_point(test_fa, THRESHOLDS, config.target_fa_per_hour)
+    groups: dict[str, list[str]] = {}
+    for phone in test_ids:
+        groups.setdefault(voice_group(fleet.store(phone).info), []).append(phone)
     return EvalReport(
         split=split,
         target_fa_per_hour=config.target_fa_per_hour,
@@ -240,13 +251,7 @@ def evaluate_fleet(
         test_oracle={"threshold": oracle, **summarize(test, oracle, config)},
         test_oracle_by_budget=oracle_by_budget(test_frr, test_fa, config.oracle_budgets),
         per_phone={p: summarize(s, threshold, config) for p, s in test.by_phone.items()},
-        per_voice_group={
-            group: {
-                "phones": len(phones),
-                **summarize(pooled([test.by_phone[p] for p in phones]), threshold, config),
-            }
-            for group, phones in sorted(groups.items())
-        },
+        per_voice_group=_by_voice_group(test, groups, threshold, config),
         per_stream={
             name: {
                 "hours": round(sum(n.seconds for n in s.negatives) / 3600, 4),

@@ -22,6 +22,11 @@ SYNTH = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    for add in (_add_synth, _add_import, _add_check, _add_cache, _add_voices):
+        add(sub)
+
+
+def _add_synth(sub) -> None:
     from data_tools.synth import FleetConfig
     from wakeword.cli.flags import add_flags
 
@@ -38,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_flags(synth, FleetConfig, SYNTH)
     synth.set_defaults(_data=run_synth)
 
+
+def _add_import(sub) -> None:
     imp = sub.add_parser(
         "import",
         help="import real recordings (one phone per speaker)",
@@ -58,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     imp.add_argument("--speaker-column", default="speaker", help="csv layout: column with the speaker id")
     imp.set_defaults(_data=run_import)
 
+
+def _add_check(sub) -> None:
     chk = sub.add_parser(
         "check",
         help="validate a fleet or a store",
@@ -67,6 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     chk.add_argument("path", type=Path, help="fleet folder or phone store folder")
     chk.set_defaults(_data=run_check)
 
+
+def _add_cache(sub) -> None:
     cache = sub.add_parser(
         "cache",
         help="have every phone compute its feature cache (for TFF workers on other machines)",
@@ -80,6 +91,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cache.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
     cache.set_defaults(_data=run_cache)
 
+
+def _add_voices(sub) -> None:
     voices = sub.add_parser(
         "voices",
         help="list the synthesis voices and check (or install) the neural voices' files",
