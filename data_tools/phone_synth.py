@@ -88,7 +88,7 @@ class PhoneSynth:
         if len(takes) < (self.phrase_takes if text == self.phrase else 1):
             sp = self.profile.speaker
             rate = int(np.clip(sp.rate * self.rng.uniform(0.9, 1.1), 80, 300)) if takes else sp.rate
-            name = sp.voice if not takes or len(takes) < NEURAL_PHRASE_TAKES else self._jittered(sp)
+            name = sp.voice if len(takes) < NEURAL_PHRASE_TAKES else self._jittered(sp)
             takes.append(trim_silence(synthesize(text, voice=Voice(sp.engine, name, rate, sp.pitch))))
             return takes[-1]
         return takes[int(self.rng.integers(len(takes)))]

@@ -37,6 +37,7 @@ import numpy as np
 from device_client.store import HARD_KINDS, MANIFEST, PhoneStore
 from wakeword.features import log_mel_librosa
 from wakeword.fileio import atomic_write
+from wakeword.options import check_range, setting
 from wakeword.window import DEFAULT_WINDOW, WindowConfig
 
 __all__ = [
@@ -66,9 +67,22 @@ class AugmentConfig:
     time_mask_frames: int = 8  # widest time mask (frames of 20 ms)
     freq_masks: int = 2  # SpecAugment frequency masks per window
     freq_mask_bins: int = 5  # widest frequency mask (mel bands)
-    warp: float = 0.0  # VTLP: mel axis scaled by 1 +- up to this (0.1 trained worse on unseen voices)
-    eq_db: float = 0.0  # microphone/channel colouring: a random spectral tilt of +- up to this many dB
-    # at the band edges plus one random bump or notch as deep (0 = off)
+    warp: float = setting(
+        0.0,
+        metavar="FRACTION",
+        doc="augmentation: vocal-tract-length perturbation, the mel axis scaled by 1 +- up to this "
+        "(0 = off; 0.1 helped a few points on real 'computer' clips in one seed, worse on synthetic ones)",
+    )
+    eq_db: float = setting(
+        0.0,
+        metavar="DB",
+        doc="augmentation: microphone colouring, a random spectral tilt of +- up to this many dB at the "
+        "band edges plus one bump or notch as deep (0 = off; 6 helped a few points in one seed)",
+    )
+
+    def __post_init__(self) -> None:
+        check_range("warp", self.warp, low=0, high=0.5)
+        check_range("eq_db", self.eq_db, low=0, high=40)
 
     @classmethod
     def none(cls) -> AugmentConfig:

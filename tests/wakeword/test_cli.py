@@ -79,6 +79,7 @@ def test_flags_come_from_the_configs_fields():
     import dataclasses
 
     from data_tools.synth import FleetConfig
+    from device_client.pipeline import AugmentConfig
     from orchestrator.central import CentralConfig
     from orchestrator.federated_config import FederatedConfig
     from wakeword.cli import data, train
@@ -90,6 +91,7 @@ def test_flags_come_from_the_configs_fields():
         (sub.choices["train"], FederatedConfig, train.COMMON + train.FEDERATED),
         (sub.choices["train"], CentralConfig, train.COMMON + train.CENTRAL),
         (sub.choices["data"], FleetConfig, data.SYNTH),
+        (sub.choices["train"], AugmentConfig, train.AUGMENT),
     )
     for command, cls, names in checks:
         args = command.parse_args(
@@ -114,6 +116,7 @@ def test_flags_come_from_the_configs_fields():
             "drop --fairness-q or choose another --aggregator",
         ),
         (("train", "--central", "--epochs", "0"), "--epochs must be >= 1"),
+        (("train", "--central", "--warp", "0.9"), "--warp must be in [0, 0.5], got 0.9"),
     ],
 )
 def test_setting_errors_name_the_flag(tmp_path, args, message):

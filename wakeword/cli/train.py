@@ -12,6 +12,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 HELP = "train the model (federated with TFF by default, or --central)"
@@ -20,6 +21,7 @@ HELP = "train the model (federated with TFF by default, or --central)"
 # Flags made from the configs' fields (wakeword.cli.flags): defaults and help live there.
 COMMON = ("model", "width", "seed", "init_from")  # the same settings in both configs
 CENTRAL = ("epochs", "patience", "learning_rate")
+AUGMENT = ("warp", "eq_db")  # augmentations that are off by default
 FEDERATED = (
     "rounds", "clients_per_round", "client_epochs", "client_learning_rate", "client_optimizer",
     "client_schedule", "fairness_q", "server_optimizer", "server_learning_rate", "server_schedule",
@@ -29,6 +31,7 @@ FEDERATED = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from device_client.pipeline import AugmentConfig
     from orchestrator.central import CentralConfig
     from orchestrator.federated_config import FederatedConfig
     from wakeword.cli.flags import add_flags
@@ -42,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-augment", action="store_true", help="turn off augmentation (SpecAugment, gain, mixing, shift)"
     )
+    add_flags(parser, AugmentConfig, AUGMENT)
     add_flags(parser.add_argument_group("centralized training (--central)"), CentralConfig, CENTRAL)
     group = parser.add_argument_group("federated training (the default)")
     add_flags(group, FederatedConfig, FEDERATED)
@@ -80,6 +84,7 @@ def _config(args: argparse.Namespace):
     from wakeword.cli.flags import config_values
 
     augment = AugmentConfig.none() if args.no_augment else AugmentConfig()
+    augment = dataclasses.replace(augment, **config_values(args, AugmentConfig, AUGMENT))
     if args.central:
         return CentralConfig(**config_values(args, CentralConfig, COMMON + CENTRAL), augment=augment)
     return FederatedConfig(
