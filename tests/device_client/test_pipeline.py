@@ -101,7 +101,7 @@ def test_batches_and_augmentation(store):
 def test_mel_warp_moves_formants_and_keeps_identity():
     import tensorflow as tf
 
-    from device_client.pipeline import _warp_mel
+    from device_client.augment import warp_mel as _warp_mel
 
     x = np.zeros((3, 2, 40), np.float32)
     x[:, :, 20] = 1.0  # one "formant" at band 20
@@ -116,7 +116,7 @@ def test_channel_curve_is_a_bounded_smooth_colouring():
     plus bump), smooth across bands, different per example, the same for the same seed."""
     import tensorflow as tf
 
-    from device_client.pipeline import _channel_curve
+    from device_client.augment import channel_curve as _channel_curve
 
     seed = tf.constant([3, 4], tf.int64)
     curve = _channel_curve(seed, 64, 40, 6.0).numpy()
