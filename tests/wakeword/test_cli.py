@@ -82,7 +82,8 @@ def test_flags_come_from_the_configs_fields():
     from device_client.pipeline import AugmentConfig
     from orchestrator.central import CentralConfig
     from orchestrator.federated_config import FederatedConfig
-    from wakeword.cli import data, train
+    from wakeword.cli import data, demo, train
+    from wakeword.cli.demo_job import DemoConfig
     from wakeword.cli.main import build_parser
 
     parser = build_parser()
@@ -92,6 +93,7 @@ def test_flags_come_from_the_configs_fields():
         (sub.choices["train"], CentralConfig, train.COMMON + train.CENTRAL),
         (sub.choices["data"], FleetConfig, data.SYNTH),
         (sub.choices["train"], AugmentConfig, train.AUGMENT),
+        (sub.choices["demo"], DemoConfig, demo.FLAGS),
     )
     for command, cls, names in checks:
         args = command.parse_args(

@@ -15,6 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from wakeword.errors import ParameterError
+from wakeword.options import setting
+
 TIMING_TOLERANCE_S = 0.3  # a detection matches a spoken phrase if start and end are this close
 
 
@@ -22,17 +25,23 @@ TIMING_TOLERANCE_S = 0.3  # a detection matches a spoken phrase if start and end
 class DemoConfig:
     """What ``wakeword demo`` runs."""
 
-    out: Path = Path("runs/demo")  # fleet, run and report go here (ignored by git)
-    phrase: str = "hey computer"  # the wake phrase
-    devices: int = 24  # phones in the simulated fleet (20% held out)
-    background_minutes: float = 30.0  # negative streams for false accepts per hour
-    rounds: int = 40  # federated rounds
+    out: Path = setting(Path("runs/demo"), doc="output folder: fleet, run and report (ignored by git)")
+    phrase: str = setting("hey computer", doc="the wake phrase")
+    devices: int = setting(24, doc="phones in the simulated fleet (20% held out)")
+    background_minutes: float = setting(30.0, doc="negative streams for false accepts per hour")
+    rounds: int = setting(40, doc="federated rounds")
     clients_per_round: int = 10  # phones per round
     target_fa_per_hour: float = 0.5  # operating point of the evaluation
     seed: int = 1
     # Kokoro sentences per style among other people talking (0: none; the fleet default, 5, costs
     # ~13 min of synthesis once per machine, more than the demo's budget)
     other_kokoro_texts: int = 0
+
+    def __post_init__(self) -> None:
+        if self.devices < 3:
+            raise ParameterError(
+                f"`devices` must be at least 3 (training, validation and held-out phones), got {self.devices}"
+            )
 
 
 def run_demo(

@@ -12,10 +12,11 @@ import dataclasses
 import re
 import typing
 from collections.abc import Iterable
+from pathlib import Path
 
 __all__ = ["add_flags", "config_values", "flag_map", "in_flags"]
 
-_SCALARS = (int, float, str)
+_SCALARS = (int, float, str, Path)
 
 
 def _flag(f: dataclasses.Field) -> str:
