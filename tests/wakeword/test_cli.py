@@ -96,9 +96,8 @@ def test_flags_come_from_the_configs_fields():
         (sub.choices["demo"], DemoConfig, demo.FLAGS),
     )
     for command, cls, names in checks:
-        args = command.parse_args(
-            ["--fleet", "F", "--out", "O"] if cls is not FleetConfig else ["synth", "--out", "O"]
-        )
+        required = {FleetConfig: ["synth", "--out", "O"], DemoConfig: []}
+        args = command.parse_args(required.get(cls, ["--fleet", "F", "--out", "O"]))
         fields = {f.name: f for f in dataclasses.fields(cls)}
         for name in names:
             assert getattr(args, name) == getattr(cls(), name), (cls.__name__, name)
