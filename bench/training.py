@@ -219,16 +219,16 @@ def real_speech(devices: int) -> list[dict]:
     return rows
 
 
-def _evaluate_real(run: Path, real, synthetic) -> dict:
+def _evaluate_real(run: Path, real, synthetic):
     """Threshold chosen on the synthetic validation phones, applied to every real speaker."""
-    from orchestrator.evaluation import EvalConfig, score_stores, summarize
+    from orchestrator.evaluation import EvalConfig, EvalReport, score_stores, summarize
     from orchestrator.run import load_run
     from wakeword.metrics import THRESHOLDS, det_curve, fa_per_hour, false_reject_rate, operating_point
     from wakeword.scoring import KerasScorer
 
     path = run / "eval-real" / "report.json"
     if path.exists():
-        return json.loads(path.read_text())
+        return read_report(path)
     classifier, _, window = load_run(run)
     scorer, config = KerasScorer(classifier, window), EvalConfig()
     refractory = config.detector.refractory_windows
@@ -246,17 +246,16 @@ def _evaluate_real(run: Path, real, synthetic) -> dict:
         false_reject_rate(test.positives, THRESHOLDS),
         fa_per_hour(test.negatives, THRESHOLDS, refractory),
     )
-    report = {
-        "threshold": threshold,
-        "test": summarize(test, threshold, config),
-        "test_oracle": {
-            "threshold": operating_point(fa, THRESHOLDS, 0.5),
-            **summarize(test, operating_point(fa, THRESHOLDS, 0.5), config),
-        },
-        "det_curve": det_curve(frr, fa),
-    }
+    oracle = operating_point(fa, THRESHOLDS, 0.5)
+    report = EvalReport(
+        split="all", target_fa_per_hour=config.target_fa_per_hour, threshold=threshold,
+        threshold_chosen_on="the synthetic fleet's validation phones", validation=None,
+        test=summarize(test, threshold, config),
+        test_oracle={"threshold": oracle, **summarize(test, oracle, config)},
+        per_phone={}, det_curve=det_curve(frr, fa),
+    )  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=1))
+    path.write_text(json.dumps(report.to_dict(), indent=1))
     return report
 
 

@@ -43,6 +43,9 @@ NEURAL_HARD_TEXTS = 2  # distinct partials and sound-alikes (each kind) by a neu
 # an espeak-ng or flite owner: made-up sentences); other people talking (data_tools.others) say the rest.
 OWNER_SPEECH_EVERY = 4
 OTHER_TALKERS = 3  # other people heard on one phone
+# What a fleet made before a setting existed did, for settings whose default is not that behaviour
+# (a fleet.json without the key is read with this value, else with the default).
+BEFORE_IT_EXISTED = {"neural_phrase_takes": 3}
 
 
 @dataclass(frozen=True)
@@ -332,13 +335,13 @@ def synth_fleet(
 
 def _check_same_settings(root: Path, config: FleetConfig) -> None:
     """Refuse to finish a fleet in ``root`` made with other settings (a setting added since the
-    fleet was made counts as its default)."""
+    fleet was made counts as what the code did before it existed)."""
     if not (root / FLEET_FILE).exists():
         return
     settings = _fleet_settings(config)
     existing = Fleet(root).description.get("settings")
     if existing is not None:
-        existing = {**_fleet_settings(FleetConfig()), **existing}
+        existing = {**_fleet_settings(FleetConfig()), **BEFORE_IT_EXISTED, **existing}
     if existing != settings:
         changed = sorted(k for k in settings if existing is None or existing.get(k) != settings[k])
         raise StoreError(

@@ -56,7 +56,7 @@ def test_central_init_from_starts_at_a_saved_model(central_run, tiny_fleet, tmp_
     start, fine = load_run(central_run)[0], load_run(out)[0]
     for a, b in zip(start.get_weights(), fine.get_weights()):
         np.testing.assert_array_equal(a, b)
-    assert load_run(out)[1]["settings"]["init_from"] == str(central_run)
+    assert load_run(out)[1].settings["init_from"] == str(central_run)
     wide = run_wakeword(*args, "--out", tmp_path / "wide", "--width", "1.5")
     assert_one_line_error(wide, "same --model and --width")
     assert not (tmp_path / "wide").exists()

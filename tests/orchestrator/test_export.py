@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from models import MODELS, build_model
 from orchestrator.export import QUANTIZE_MODES, ExportCheckError, ExportConfig, audio_model, export_run
-from orchestrator.run import save_run
+from orchestrator.run import RunDescription, save_run
 from tests.helpers import assert_one_line_error, run_wakeword
 from wakeword.errors import WakewordError
 from wakeword.tflite_format import embed_metadata, read_metadata
@@ -21,10 +21,11 @@ from wakeword.window import DEFAULT_WINDOW
 def _untrained_run(root, name):
     """A run folder holding a freshly initialised model (conversion does not need training)."""
     classifier = build_model(name, (DEFAULT_WINDOW.frames, DEFAULT_WINDOW.features.n_mels), seed=4)
-    description = {
-        "mode": "central", "model": name, "width": 1.0, "parameters": int(classifier.count_params()),
-        "window": DEFAULT_WINDOW.to_dict(), "phrase": "hey computer", "history": [],
-    }  # fmt: skip
+    description = RunDescription(
+        mode="central", model=name, width=1.0, parameters=int(classifier.count_params()),
+        window=DEFAULT_WINDOW.to_dict(), fleet="", phrase="hey computer", training_phones=0,
+        validation_phones=[], settings={}, history=[], code="test",
+    )  # fmt: skip
     return save_run(root, classifier=classifier, description=description)
 
 

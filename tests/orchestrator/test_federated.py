@@ -149,8 +149,8 @@ def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
         assert 0 < last["eval_seconds"] < last["round_seconds"]  # evaluation timed apart, inside the round
         assert "eval_seconds" not in description.history[0]  # no evaluation in round 1 (eval_every 2)
         classifier, saved, _ = load_run(tmp_path / aggregator)
-        assert saved["settings"]["aggregator"] == aggregator
-        assert saved["settings"]["proximal_strength"] == server.get("proximal_strength", 0.0)
+        assert saved.settings["aggregator"] == aggregator
+        assert saved.settings["proximal_strength"] == server.get("proximal_strength", 0.0)
         assert all(np.isfinite(w).all() for w in classifier.get_weights())
         assert (tmp_path / aggregator / "metrics.csv").read_text().count("\n") == 3
         assert any((tmp_path / aggregator / "tensorboard").iterdir())
@@ -299,7 +299,7 @@ def test_init_from_starts_at_a_saved_model_and_checks_its_shape(tiny_fleet, tmp_
     )  # fmt: skip
     train_federated(tiny_fleet, tmp_path / "fine", config, log=lambda _: None)
     finished, saved, _ = load_run(tmp_path / "fine")
-    assert saved["settings"]["init_from"] == str(tmp_path / "start")
+    assert saved.settings["init_from"] == str(tmp_path / "start")
     for a, b in zip(finished.get_weights(), start.get_weights()):
         np.testing.assert_array_equal(a, b)
     seeded = build_model("tc_resnet", shape, seed=1)
