@@ -31,13 +31,13 @@ class AugmentConfig:
         0.0,
         metavar="FRACTION",
         doc="augmentation: vocal-tract-length perturbation, the mel axis scaled by 1 +- up to this "
-        "(0 = off; 0.1 helped a few points on real 'computer' clips in one seed, worse on synthetic ones)",
+        "(0 = off; on real 'computer' clips, one seed each: better on one fleet, worse on another)",
     )
     eq_db: float = setting(
         0.0,
         metavar="DB",
         doc="augmentation: microphone colouring, a random spectral tilt of +- up to this many dB at the "
-        "band edges plus one bump or notch as deep (0 = off; 6 helped a few points in one seed)",
+        "band edges plus one bump or notch as deep (0 = off; measured like --warp, docs/BENCHMARKS.md)",
     )
 
     def __post_init__(self) -> None:
