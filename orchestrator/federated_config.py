@@ -28,14 +28,13 @@ __all__ = [
 AGGREGATORS = ("mean", "robust", "dp", "secure")
 SERVER_OPTIMIZERS = ("sgd", "adam", "yogi")
 CLIENT_OPTIMIZERS = ("sgd", "adam")
-SERVER_SCHEDULES = ("constant", "cosine")
-CLIENT_SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine")  # a step over the rounds, the server's or the phones'
 _CHOICES = {  # settings with a fixed set of values
     "aggregator": AGGREGATORS,
     "server_optimizer": SERVER_OPTIMIZERS,
     "client_optimizer": CLIENT_OPTIMIZERS,
-    "server_schedule": SERVER_SCHEDULES,
-    "client_schedule": CLIENT_SCHEDULES,
+    "server_schedule": SCHEDULES,
+    "client_schedule": SCHEDULES,
 }
 MODELS_DOC = "; ".join(f"{name}: {MODELS[name].DESCRIPTION}" for name in sorted(MODELS))
 
@@ -61,7 +60,7 @@ def init_from_setting():
 def schedule_setting(whose: str, step_flag: str, *, why: str):
     return setting(
         "constant",
-        choices=SERVER_SCHEDULES,
+        choices=SCHEDULES,
         doc=f"{whose} step over the rounds: constant, or cosine (decays to {LR_FLOOR:.0%} of "
         f"{step_flag} by the last round: {why})",
     )

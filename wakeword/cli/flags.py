@@ -24,7 +24,7 @@ def _flag(f: dataclasses.Field) -> str:
 
 
 def _value_type(cls: type, name: str) -> type:
-    """``int``, ``float`` or ``str``: the field's type, with ``X | None`` read as ``X``."""
+    """``int``, ``float``, ``str`` or ``Path``: the field's type, with ``X | None`` read as ``X``."""
     hint = typing.get_type_hints(cls)[name]
     options = [t for t in typing.get_args(hint) if t is not type(None)] or [hint]
     if len(options) != 1 or options[0] not in _SCALARS:
@@ -54,7 +54,11 @@ def add_flags(parser: argparse._ActionsContainer, cls: type, names: Iterable[str
 
 
 def config_values(args: argparse.Namespace, cls: type, names: Iterable[str]) -> dict:
-    """The parsed values of ``names`` as keyword arguments of ``cls``."""
+    """The parsed values of ``names`` as keyword arguments of ``cls`` (each must be one of its fields)."""
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = [name for name in names if name not in fields]
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no settings {unknown}")
     return {name: getattr(args, name) for name in names}
 
 
