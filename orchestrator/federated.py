@@ -41,7 +41,7 @@ from orchestrator.federated_config import (
     evaluation_sample,
     sample_clients,
 )
-from orchestrator.run import RunDescription, describe_run, save_run
+from orchestrator.run import RUN_FILE, RunDescription, describe_run, save_run
 from orchestrator.tff_process import Computations, rebuild_like
 from wakeword.errors import ParameterError, WakewordError
 from wakeword.fileio import atomic_write
@@ -167,15 +167,17 @@ def train_federated(
     settings, resuming = _open_run(run, config, resume=resume)
     train_ids, val_ids = _phones(fleet, config)
     window = config.pipeline.window
-    # A resumed run starts from its checkpoint: the --init-from run is not needed (it may be gone).
-    initial = _initial_weights(config, window) if config.init_from and not resuming else None
+    # A resumed run starts from its checkpoint: the --init-from run is read only for its
+    # validation loss, and may be gone.
+    has_start = config.init_from and (not resuming or (Path(config.init_from) / RUN_FILE).is_file())
+    initial = _initial_weights(config, window) if has_start else None
     if prepare:  # each phone computes its own features, on the phone (here: in its store folder)
         prepare_caches(fleet, val_ids, config.pipeline, progress)
     expected = max(1, round(min(config.clients_per_round, len(train_ids)) * (1 - config.dropout_rate)))
     with _tff_workers(run, workers) as guard:
         comps = Computations(fleet, config, window, expected)
         rounds = _Rounds(comps, fleet, config, train_ids, val_ids, guard, prepare)
-        state = _start_state(comps, config, initial, val_ids, guard, log)
+        state, start_eval = _start_state(comps, config, initial, val_ids, guard, log)
         start, history = 0, []
         if resume and (loaded := load_checkpoint(run, state)) is not None:
             start, state, history = loaded
@@ -198,6 +200,7 @@ def train_federated(
         mode="federated", classifier=keras_model, fleet=fleet, window=window, settings=settings,
         history=history, train_seconds=round(time.perf_counter() - started, 1),
         dp=_dp_report(config, len(train_ids)) if config.aggregator == "dp" else None,
+        start_eval=start_eval,
     )  # fmt: skip
     save_run(run, classifier=keras_model, description=description)
     return description
@@ -288,17 +291,18 @@ def _open_run(run: Path, config: FederatedConfig, *, resume: bool) -> tuple[dict
 
 
 def _start_state(comps: Computations, config: FederatedConfig, initial, val_ids, guard, log):
-    """The process's first state, from ``initial`` weights (``--init-from``) if given, with the
-    starting model's validation loss logged on the same phones as later rounds."""
+    """The process's first state, from ``initial`` weights (``--init-from``) if given, and the
+    starting model's federated evaluation on the same phones as later rounds (None without either)."""
     state = comps.process.initialize()
     if initial is None:
-        return state
+        return state, None
     state = comps.process.set_model_weights(state, initial)
-    if val_ids:
-        with guard(0):
-            start_eval = comps.federated_eval(state, [client_key(p, 0) for p in val_ids])
-        log(f"round    0  --init-from {config.init_from}: val loss {start_eval['eval_loss']:.4f}")
-    return state
+    if not val_ids:
+        return state, None
+    with guard(0):
+        start = comps.federated_eval(state, [client_key(p, 0) for p in val_ids])
+    log(f"round    0  --init-from {config.init_from}: val loss {start['eval_loss']:.4f}")
+    return state, {k: round(float(v), 5) for k, v in start.items()}
 
 
 def _round_row(output, state, round_num: int, sampled: list[str], reporting: list[str]):

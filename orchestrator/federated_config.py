@@ -57,9 +57,9 @@ def init_from_setting():
     )
 
 
-def schedule_setting(whose: str, step_flag: str, *, why: str):
+def schedule_setting(whose: str, step_flag: str, *, why: str, default: str = "constant"):
     return setting(
-        "constant",
+        default,
         choices=SCHEDULES,
         doc=f"{whose} step over the rounds: constant, or cosine (decays to {LR_FLOOR:.0%} of "
         f"{step_flag} by the last round: {why})",
@@ -116,16 +116,20 @@ class FederatedConfig:
 
     model: str = model_setting()
     width: float = width_setting()
-    rounds: int = setting(50, doc="federated rounds")
+    # The defaults are the fine-tuning phase of the default recipe (small drift: one local epoch in
+    # batches of 256, about 4 steps per phone), measured best from a pre-trained start on the
+    # 200-phone fleet (docs/BENCHMARKS.md). From a random start, 2 epochs in batches of 32 at
+    # 0.05 with a constant server step did better (and still far worse than pre-training).
+    rounds: int = setting(160, doc="federated rounds")
     clients_per_round: int = setting(10, doc="phones sampled per round")
-    client_epochs: int = setting(2, doc="local passes over a phone's windows per round")
+    client_epochs: int = setting(1, doc="local passes over a phone's windows per round")
     client_optimizer: str = setting(
         "sgd",
         choices=CLIENT_OPTIMIZERS,
         doc="phones' local optimizer: sgd, or adam (moments start afresh on each phone every round; "
         "try --client-learning-rate 0.001)",
     )
-    client_learning_rate: float = setting(0.05, doc="client optimizer step")
+    client_learning_rate: float = setting(0.1, doc="client optimizer step")
     client_schedule: str = schedule_setting(
         "phones'", "--client-learning-rate", why="FedAvg's client drift shrinks with the step"
     )
@@ -139,7 +143,9 @@ class FederatedConfig:
         "adam", choices=SERVER_OPTIMIZERS, doc="sgd, adam (FedAdam, Reddi et al. 2021) or yogi"
     )
     server_learning_rate: float = setting(3e-3, doc="server optimizer step (1.0 for sgd = plain FedAvg)")
-    server_schedule: str = schedule_setting("server", "--server-learning-rate", why="as the central baseline")
+    server_schedule: str = schedule_setting(
+        "server", "--server-learning-rate", why="as the central baseline", default="cosine"
+    )
     server_momentum: float = setting(
         0.0, doc="sgd server optimizer: heavy-ball momentum (0.9 with step 1.0: FedAvgM, Hsu et al. 2019)"
     )
@@ -172,7 +178,7 @@ class FederatedConfig:
     seed: int = setting(1, doc="model init, sampling, dropouts, client data order and augmentation")
     init_from: str | None = init_from_setting()
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # client-side augmentation
-    pipeline: PipelineConfig = field(default_factory=PipelineConfig)  # client batches
+    pipeline: PipelineConfig = field(default_factory=lambda: PipelineConfig(batch_size=256))  # client batches
 
     def __post_init__(self) -> None:
         for name in ("rounds", "clients_per_round", "client_epochs", "eval_every", "eval_clients"):

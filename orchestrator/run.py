@@ -31,6 +31,7 @@ __all__ = [
     "load_start_model",
     "read_description",
     "save_run",
+    "write_description",
 ]
 
 RUN_FORMAT = "wakeword-run"
@@ -74,6 +75,8 @@ class RunDescription:
     train_seconds: float | None = None
     best_val_loss: float | None = None  # central: the kept epoch's validation loss
     dp: dict | None = None  # federated with dp: noise_multiplier, delta, epsilon
+    start_eval: dict | None = None  # federated from a saved model: its eval_loss, eval_accuracy
+    phases: list[dict] | None = None  # the default recipe: each phase and what it gained
     extra: dict = field(default_factory=dict)  # any other key (written by another version)
 
     @property
@@ -121,10 +124,15 @@ def save_run(root: str | os.PathLike, *, classifier, description: RunDescription
     tmp = root / f".{MODEL_FILE}.tmp.keras"
     classifier.save(tmp)
     os.replace(tmp, root / MODEL_FILE)
-    with atomic_write(root / RUN_FILE, "w") as handle:
+    write_description(root, description)
+    return root
+
+
+def write_description(root: str | os.PathLike, description: RunDescription) -> None:
+    """Write (or rewrite) ``run.json`` atomically."""
+    with atomic_write(Path(root) / RUN_FILE, "w") as handle:
         json.dump({"format": RUN_FORMAT, **description.to_dict()}, handle, indent=1, sort_keys=True)
         handle.write("\n")
-    return root
 
 
 def load_run(root: str | os.PathLike) -> tuple[object, RunDescription, WindowConfig]:

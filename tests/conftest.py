@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-if "WAKEWORD_TTS_CACHE" not in os.environ:  # the suite synthesizes its neural takes itself
-    import tempfile
-
+# The suite synthesizes its neural takes and trains its server models itself, in temporary
+# caches removed when it ends (not the user's ~/.cache/wakeword).
+if "WAKEWORD_TTS_CACHE" not in os.environ:
     os.environ["WAKEWORD_TTS_CACHE"] = tempfile.mkdtemp(prefix="wakeword-test-tts-")
+    atexit.register(shutil.rmtree, os.environ["WAKEWORD_TTS_CACHE"], ignore_errors=True)
+if "WAKEWORD_SERVER_CACHE" not in os.environ:
+    os.environ["WAKEWORD_SERVER_CACHE"] = tempfile.mkdtemp(prefix="wakeword-test-server-")
+    atexit.register(shutil.rmtree, os.environ["WAKEWORD_SERVER_CACHE"], ignore_errors=True)
 
 from pathlib import Path
 

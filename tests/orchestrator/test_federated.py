@@ -201,6 +201,7 @@ def _train_cli(fleet: Path, out: Path, *extra: str) -> subprocess.Popen:
         "3",
         "--eval-every",
         "2",
+        "--from-scratch",
     ]
     return subprocess.Popen(
         [sys.executable, "-m", "wakeword", "train", *args, *extra],

@@ -19,7 +19,7 @@ import pytest
 from orchestrator.run import load_run
 from tests.helpers import LiveCommand, run_wakeword
 
-ROUNDS = ["--rounds", "2", "--clients-per-round", "4", "--eval-every", "2"]
+ROUNDS = ["--rounds", "2", "--clients-per-round", "4", "--eval-every", "2", "--from-scratch"]
 
 
 def _listeners(port: int) -> list[str]:
@@ -67,7 +67,7 @@ def test_two_workers_match_one(tiny_fleet, tmp_path, workers):
     # two rounds: the merged partial sums add in another order than one worker's sum (float32), and
     # Adam's normalised step can magnify that: 1.1e-6 and 1.3e-6 have been seen. A lost or doubled
     # shard would move weights by about a server step (3e-3 per round), far above the bound.
-    rounds = ["--rounds", "2", "--clients-per-round", "4", "--eval-every", "2"]
+    rounds = ["--rounds", "2", "--clients-per-round", "4", "--eval-every", "2", "--from-scratch"]
     runs = {"one": workers[0].target, "two": ",".join(w.target for w in workers)}
     for name, targets in runs.items():
         result = run_wakeword(
@@ -130,7 +130,7 @@ def test_a_dead_worker_is_named_and_resume_finishes(tiny_fleet, tmp_path, worker
 def test_every_aggregator_over_two_workers(tiny_fleet, tmp_path, workers, aggregator):
     targets = ",".join(w.target for w in workers)
     result = run_wakeword(
-        "train", "--fleet", tiny_fleet.root, "--out", tmp_path / "run", "--rounds", "1",
+        "train", "--fleet", tiny_fleet.root, "--out", tmp_path / "run", "--rounds", "1", "--from-scratch",
         "--clients-per-round", "4", "--aggregator", aggregator, "--workers", targets, timeout=600,
     )  # fmt: skip
     assert result.code == 0, result.stderr[-2000:]

@@ -13,7 +13,8 @@ import argparse
 HELP = "run the whole pipeline on a small default fleet"
 
 
-FLAGS = ("out", "phrase", "devices", "rounds", "background_minutes")  # DemoConfig's, with its defaults
+# DemoConfig's settings, with their defaults
+FLAGS = ("out", "phrase", "devices", "rounds", "server_voices", "background_minutes")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,12 +1,19 @@
 """Train the wake-word model on a fleet.
 
-Federated (the default): TensorFlow Federated rounds over the training phones, raw audio never
-leaves a phone. Centralized (--central): the same model on the pooled audio of the training
-phones, the baseline a company collecting everyone's recordings would get.
+The default recipe has two phases. 1. Server pre-training: the server synthesizes speakers of its
+own (never a phone's audio) and trains on them centrally; the model is cached in
+~/.cache/wakeword/server and reused by every later run with the same phrase and settings.
+2. Federated fine-tuning: TensorFlow Federated rounds over the training phones start from that
+model; raw audio never leaves a phone. --from-scratch skips phase 1 (federated from a random
+start: far worse, see docs/BENCHMARKS.md), --init-from RUN starts from another run's model.
+Centralized (--central): the same model on the pooled audio of the training phones, the baseline a
+company collecting everyone's recordings would get.
 
 Examples:
+  wakeword train --fleet runs/fleet --out runs/fed
   wakeword train --central --fleet runs/fleet --out runs/central
-  wakeword train --fleet runs/fleet --rounds 50 --clients-per-round 10 --out runs/fed
+  wakeword train --fleet runs/fleet --out runs/scratch --from-scratch --rounds 40 \\
+      --client-epochs 2 --client-learning-rate 0.05 --client-batch-size 32 --server-schedule constant
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ HELP = "train the model (federated with TFF by default, or --central)"
 COMMON = ("model", "width", "seed", "init_from")  # the same settings in both configs
 CENTRAL = ("epochs", "patience", "learning_rate")
 AUGMENT = ("warp", "eq_db")  # augmentations that are off by default
+PRETRAIN = ("server_voices", "server_epochs")
 FEDERATED = (
     "rounds", "clients_per_round", "client_epochs", "client_learning_rate", "client_optimizer",
     "client_schedule", "fairness_q", "server_optimizer", "server_learning_rate", "server_schedule",
@@ -34,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from device_client.pipeline import AugmentConfig
     from orchestrator.central import CentralConfig
     from orchestrator.federated_config import FederatedConfig
+    from orchestrator.pretraining import PretrainConfig
     from wakeword.cli.flags import add_flags
 
     parser.add_argument("--fleet", type=Path, required=True, help="fleet folder (wakeword data synth/import)")
@@ -47,7 +56,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_flags(parser, AugmentConfig, AUGMENT)
     add_flags(parser.add_argument_group("centralized training (--central)"), CentralConfig, CENTRAL)
-    group = parser.add_argument_group("federated training (the default)")
+    group = parser.add_argument_group("server pre-training (phase 1 of the default recipe)")
+    group.add_argument(
+        "--from-scratch",
+        action="store_true",
+        help="no server pre-training: federated rounds from a seeded random start",
+    )
+    add_flags(group, PretrainConfig, PRETRAIN)
+    group = parser.add_argument_group("federated training (phase 2 of the default recipe)")
     add_flags(group, FederatedConfig, FEDERATED)
     group.add_argument(
         "--client-batch-size",
@@ -69,12 +85,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from data_tools.fleet import Fleet
+    from orchestrator.pretraining import PretrainConfig
+    from wakeword.cli.flags import config_values
 
     config = _config(args)  # settings are checked before any file is read
+    pretrain = PretrainConfig(**config_values(args, PretrainConfig, PRETRAIN))
     fleet = Fleet(args.fleet)
     if args.central:
         return _run_central(args, fleet, config)
-    return _run_federated(args, fleet, config)
+    pretrained = not (args.from_scratch or args.init_from)
+    return _run_federated(args, fleet, config, pretrain if pretrained else None)
 
 
 def _config(args: argparse.Namespace):
@@ -94,15 +114,20 @@ def _config(args: argparse.Namespace):
     )
 
 
-def _run_federated(args: argparse.Namespace, fleet, config) -> int:
+def _run_federated(args: argparse.Namespace, fleet, config, pretrain) -> int:
     from orchestrator.federated import train_federated
+    from orchestrator.pretraining import train_pretrained
     from wakeword.progress import ProgressBars
 
     workers = [w.strip() for w in args.workers.split(",") if w.strip()] if args.workers else None
     with ProgressBars() as bars:
-        description = train_federated(
-            fleet, args.out, config, resume=args.resume, workers=workers, progress=bars.update, log=bars.write
-        )
+        options = {"resume": args.resume, "workers": workers, "progress": bars.update, "log": bars.write}
+        if pretrain is None:
+            description = train_federated(fleet, args.out, config, **options)
+        else:
+            description = train_pretrained(fleet, args.out, config, pretrain, **options)
+    for line in phase_lines(description):
+        print(line)
     last = description.history[-1]
     print(
         f"{args.out}: {description.model} ({description.parameters:,} parameters), "
@@ -133,3 +158,13 @@ def _run_central(args: argparse.Namespace, fleet, config) -> int:
     )
     print(f"next: wakeword eval --model {args.out} --fleet {args.fleet}")
     return 0
+
+
+def phase_lines(description) -> list[str]:
+    """One line per phase of the default recipe: its time and the validation phones' loss after it."""
+    lines = []
+    for phase in description.phases or []:
+        val = phase["validation"]
+        after = f"loss {val['loss']:.4f}, accuracy {val['accuracy']:.3f}" if val else "not evaluated"
+        lines.append(f"{phase['phase']}: {phase['seconds']:.0f} s; validation phones after it: {after}")
+    return lines

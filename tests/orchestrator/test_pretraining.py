@@ -1,0 +1,114 @@
+"""The default recipe (`wakeword train` with no recipe flags): server pre-training, then federated
+fine-tuning; the server model is cached and reused; a kill -9 in either phase resumes to the same
+weights."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from orchestrator.pretraining import SERVER_CACHE_ENV, PretrainConfig, server_path
+from orchestrator.run import load_run
+from wakeword.errors import ParameterError
+
+TINY = ["--server-voices", "3", "--server-epochs", "2", "--rounds", "3", "--clients-per-round", "3"]
+
+
+def _train(fleet: Path, out: Path, cache: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "wakeword", "train", "--fleet", str(fleet), "--out", str(out), *TINY, *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", SERVER_CACHE_ENV: str(cache)},
+    )  # fmt: skip
+
+
+def _finish(proc: subprocess.Popen) -> str:
+    out, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, err[-3000:]
+    return out + err
+
+
+def _kill_when(proc: subprocess.Popen, ready, what: str) -> None:
+    deadline = time.monotonic() + 600
+    while not ready():
+        assert proc.poll() is None, f"finished before {what}: {proc.communicate()[1][-2000:]}"
+        assert time.monotonic() < deadline, f"no {what} in 10 minutes"
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+
+
+def _weights(run: Path) -> list[np.ndarray]:
+    return load_run(run)[0].get_weights()
+
+
+def _assert_same(a: Path, b: Path) -> None:
+    for x, y in zip(_weights(a), _weights(b)):
+        np.testing.assert_allclose(x, y, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def default_run(tiny_fleet, tmp_path_factory):
+    """One uninterrupted run of the default recipe, with its own server cache."""
+    root = tmp_path_factory.mktemp("recipe")
+    log = _finish(_train(tiny_fleet.root, root / "run", root / "cache"))
+    return root, log
+
+
+def test_both_phases_run_and_are_recorded(default_run, tiny_fleet):
+    root, log = default_run
+    server = server_path(tiny_fleet.phrase, PretrainConfig(server_voices=3, server_epochs=2),
+                         model="tc_resnet", width=1.0, cache=root / "cache")  # fmt: skip
+    assert "server pre-training: 3 voices the server synthesizes itself" in log
+    assert (server / "model.keras").is_file() and not (server.parent / "fleet").exists()
+    run = json.loads((root / "run" / "run.json").read_text())
+    assert run["settings"]["init_from"] == str(server)
+    pre, fine = run["phases"]
+    assert pre["phase"] == "server pre-training" and not pre["reused"] and pre["epochs"] >= 1
+    assert fine["phase"] == "federated fine-tuning" and fine["rounds"] == 3 == len(run["history"])
+    for phase in (pre, fine):  # the federated evaluation on the validation phones after each phase
+        assert 0 < phase["validation"]["loss"] < 5 and 0 <= phase["validation"]["accuracy"] <= 1
+    assert "federated fine-tuning: " in log and "validation phones after it: loss" in log
+
+
+@pytest.mark.slow  # (~1 min) phase 1 has no checkpoints: a resumed run makes it again, the same
+def test_kill_9_in_the_server_phase_resumes_to_the_same_weights(default_run, tiny_fleet, tmp_path):
+    cache = tmp_path / "cache"
+    crashed = _train(tiny_fleet.root, tmp_path / "run", cache)
+    _kill_when(crashed, lambda: any(cache.glob("*/fleet/phones/*/manifest.json")), "server voice")
+    assert not any(cache.glob("*/model/run.json"))  # killed in phase 1
+    log = _finish(_train(tiny_fleet.root, tmp_path / "run", cache, "--resume"))
+    assert "server pre-training: 3 voices" in log
+    _assert_same(default_run[0] / "run", tmp_path / "run")
+
+
+def test_a_second_run_reuses_the_server_model_and_resumes_after_kill_9(default_run, tiny_fleet, tmp_path):
+    root, _ = default_run
+    server = Path(json.loads((root / "run" / "run.json").read_text())["settings"]["init_from"])
+    stamp = (server / "model.keras").stat().st_mtime_ns
+    crashed = _train(tiny_fleet.root, tmp_path / "run", root / "cache")
+    latest = tmp_path / "run" / "checkpoints" / "latest.json"
+    _kill_when(crashed, lambda: latest.exists() and json.loads(latest.read_text())["round"] >= 1, "round")
+    assert not (tmp_path / "run" / "run.json").exists()
+    log = _finish(_train(tiny_fleet.root, tmp_path / "run", root / "cache", "--resume"))
+    assert f"server pre-training: reusing {server}" in log and "resuming after round" in log
+    assert (server / "model.keras").stat().st_mtime_ns == stamp
+    _assert_same(root / "run", tmp_path / "run")
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert [row["round"] for row in run["history"]] == [1, 2, 3]
+    assert run["phases"][0]["reused"] and run["phases"][0]["validation"]["loss"] > 0
+
+
+def test_settings_are_checked():
+    with pytest.raises(ParameterError, match="`server_voices`"):
+        PretrainConfig(server_voices=1)
+    with pytest.raises(ParameterError, match="`server_epochs`"):
+        PretrainConfig(server_epochs=0)
