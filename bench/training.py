@@ -119,17 +119,28 @@ def central(fleet_dir: Path, models: list[str], *, epochs: int | None = None) ->
     return rows
 
 
+# Federated from a random start, as measured before the default became fine-tuning (the earlier
+# FederatedConfig defaults: more local work per round than the small-drift fine-tuning steps).
+FROM_SCRATCH = {"client_epochs": 2, "client_learning_rate": 0.05, "server_schedule": "constant"}
+FROM_SCRATCH_BATCH = 32
+
+
 def federated(
     fleet_dir: Path, rounds: int, *, aggregator: str = "mean", noise: float = 1.0, name: str = ""
 ) -> dict:
+    """Federated training from a random start (FROM_SCRATCH settings)."""
     from data_tools.fleet import Fleet
+    from device_client.pipeline import PipelineConfig
     from orchestrator.federated import FederatedConfig, train_federated
 
     fleet = Fleet(fleet_dir)
     run = OUT / (name or f"federated-{aggregator}")
     if not _finished(run):
         resume = (run / "checkpoints" / "latest.json").exists()
-        config = FederatedConfig(rounds=rounds, aggregator=aggregator, dp_noise_multiplier=noise)
+        config = FederatedConfig(
+            rounds=rounds, aggregator=aggregator, dp_noise_multiplier=noise,
+            pipeline=PipelineConfig(batch_size=FROM_SCRATCH_BATCH), **FROM_SCRATCH,
+        )  # fmt: skip
         train_federated(fleet, run, config, resume=resume)
     row = _row(name or f"federated {aggregator}", run, _evaluate(run, fleet))
     history = read_description(run).history

@@ -82,6 +82,7 @@ def test_flags_come_from_the_configs_fields():
     from device_client.pipeline import AugmentConfig
     from orchestrator.central import CentralConfig
     from orchestrator.federated_config import FederatedConfig
+    from orchestrator.pretraining import PretrainConfig
     from wakeword.cli import data, demo, train
     from wakeword.cli.demo_job import DemoConfig
     from wakeword.cli.main import build_parser
@@ -93,6 +94,7 @@ def test_flags_come_from_the_configs_fields():
         (sub.choices["train"], CentralConfig, train.COMMON + train.CENTRAL),
         (sub.choices["data"], FleetConfig, data.SYNTH),
         (sub.choices["train"], AugmentConfig, train.AUGMENT),
+        (sub.choices["train"], PretrainConfig, train.PRETRAIN),
         (sub.choices["demo"], DemoConfig, demo.FLAGS),
     )
     for command, cls, names in checks:

@@ -29,10 +29,11 @@ class DemoConfig:
     out: Path = setting(Path("runs/demo"), doc="output folder: fleet, run and report (ignored by git)")
     phrase: str = setting("hey computer", doc="the wake phrase")
     devices: int = setting(24, doc="phones in the simulated fleet (20% held out)")
-    background_minutes: float = setting(30.0, doc="negative streams for false accepts per hour")
-    rounds: int = setting(40, doc="federated fine-tuning rounds")
+    # a third of the streams are validation negatives, which choose the threshold
+    background_minutes: float = setting(90.0, doc="negative streams for false accepts per hour")
+    rounds: int = setting(60, doc="federated fine-tuning rounds")
     server_voices: int = setting(
-        64, doc="speakers the server synthesizes for its pre-training (cached: made once per machine)"
+        96, doc="speakers the server synthesizes for its pre-training (cached: made once per machine)"
     )
     clients_per_round: int = 10  # phones per round
     target_fa_per_hour: float = 0.5  # operating point of the evaluation
