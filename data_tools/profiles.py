@@ -109,11 +109,13 @@ def _kokoro_blend(split: str, rng: np.random.Generator) -> str:
     return ",".join(f"{n}:{w:.2f}" for n, w in zip(names, weights))
 
 
-def _owner_voice(split: str, k: int, pools: dict, orders: dict, rng: np.random.Generator) -> tuple[str, str]:
+def _owner_voice(
+    split: str, k: int, pools: dict, orders: dict, rng: np.random.Generator, *, neural: bool
+) -> tuple[str, str]:
     roll = rng.uniform()
-    if roll < KOKORO_SHARE:
+    if neural and roll < KOKORO_SHARE:
         return "kokoro", _kokoro_blend(split, rng)
-    if split == "train" and roll < KOKORO_SHARE + PIPER_SHARE:
+    if neural and split == "train" and roll < KOKORO_SHARE + PIPER_SHARE:
         return "piper", "joe"
     pool = pools[split]
     return pool[orders[split][k % len(pool)]]
@@ -138,14 +140,14 @@ def _hashed_out(timbre: str) -> bool:
 
 
 def sample_profiles(
-    n_phones: int, *, test_phones: int, rng: np.random.Generator, first_index: int = 0
+    n_phones: int, *, test_phones: int, rng: np.random.Generator, first_index: int = 0, neural: bool = True
 ) -> list[PhoneProfile]:
     """Draw ``n_phones`` phone profiles; the last ``test_phones`` are held out.
 
     About half the owners are new Kokoro timbres (blends of the split's styles), a few training
     owners are Piper's voice, and the rest are espeak-ng and flite voices drawn without replacement
     within each pool while it lasts (then with, but with a different rate and pitch, i.e. another
-    person with a similar voice).
+    person with a similar voice). ``neural=False``: espeak-ng and flite owners only.
     """
     profiles = []
     pools = {split: voice_pool(split) for split in ("train", "test")}
@@ -153,7 +155,7 @@ def sample_profiles(
     for i in range(n_phones):
         split = "test" if i >= n_phones - test_phones else "train"
         k = i if split == "train" else i - (n_phones - test_phones)
-        engine, voice = _owner_voice(split, k, pools, orders, rng)
+        engine, voice = _owner_voice(split, k, pools, orders, rng, neural=neural)
         speaker = SpeakerProfile(
             engine=engine,
             voice=voice,

@@ -33,7 +33,7 @@ from data_tools.tts import NEURAL_ENGINES, SynthesisError, is_cached, phonemes, 
 from device_client.store import PhoneStore
 from wakeword.constants import SAMPLE_RATE
 from wakeword.errors import ParameterError, StoreError
-from wakeword.options import check_range, setting
+from wakeword.options import check_choice, check_range, setting
 
 __all__ = ["FleetConfig", "synth_fleet"]
 
@@ -46,6 +46,7 @@ OTHER_TALKERS = 3  # other people heard on one phone
 # What a fleet made before a setting existed did, for settings whose default is not that behaviour
 # (a fleet.json without the key is read with this value, else with the default).
 BEFORE_IT_EXISTED = {"neural_phrase_takes": 3}
+OWNER_VOICES = ("all", "classic")
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,12 @@ class FleetConfig:
         doc="sentences each Kokoro style says as another person near a phone, made once per machine "
         "and cached (about 25 min of one core at 5; 0: no Kokoro among other people, faster)",
     )
+    owner_voices: str = setting(
+        "all",
+        choices=OWNER_VOICES,
+        doc="owners' voices: all (half are Kokoro blends, a few Piper), or classic (espeak-ng and flite "
+        "only: what a synthesizer without neural voices makes)",
+    )
     neural_phrase_takes: int = setting(
         NEURAL_PHRASE_TAKES,
         doc="distinct takes of the phrase by a Kokoro or Piper owner (about 1 s of CPU each; the "
@@ -95,6 +102,7 @@ class FleetConfig:
                 f"`in_sentence` ({self.in_sentence}) cannot exceed `positives` ({self.positives})"
             )
         check_range("background_minutes", self.background_minutes, low=0)
+        check_choice("owner_voices", self.owner_voices, OWNER_VOICES)
         if not self.stream_minutes > 0:
             raise ParameterError(f"`stream_minutes` must be > 0, got {self.stream_minutes}")
 
@@ -296,7 +304,8 @@ def synth_fleet(
     _check_phrase_speaks(config.phrase)
     jobs = max(1, jobs or os.cpu_count() or 1)
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 2**31 - 1]))
-    profiles = sample_profiles(config.devices, test_phones=config.test_phones, rng=rng)
+    neural = config.owner_voices == "all"
+    profiles = sample_profiles(config.devices, test_phones=config.test_phones, rng=rng, neural=neural)
     if any(p.speaker.engine in NEURAL_ENGINES for p in profiles):
         voice_assets.require_installed()  # a missing voice file is named before any work starts
     _check_same_settings(root, config)

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data_tools.fleet import Fleet
-from data_tools.synth import FleetConfig, synth_fleet
+from data_tools.synth import OWNER_VOICES, FleetConfig, synth_fleet
 from data_tools.text import normalize_phrase
 from orchestrator.central import CentralConfig, train_central
 from orchestrator.federated import train_federated
 from orchestrator.federated_config import FederatedConfig
 from orchestrator.run import RUN_FILE, RunDescription, read_description, write_description
-from wakeword.options import check_range, setting
+from wakeword.options import check_choice, check_range, setting
 
 __all__ = [
     "SERVER_CACHE_ENV",
@@ -57,10 +57,17 @@ class PretrainConfig:
         96, doc="speakers the server synthesizes for its own pre-training (about 2 s of CPU each)"
     )
     server_epochs: int = setting(12, doc="at most this many central epochs of the server's pre-training")
+    server_owner_voices: str = setting(
+        "all",
+        choices=OWNER_VOICES,
+        doc="the server's speakers: all engines, or classic (espeak-ng and flite only: a server "
+        "without neural voices, to measure what the phones' voices teach it)",
+    )
 
     def __post_init__(self) -> None:
         check_range("server_voices", self.server_voices, low=2)
         check_range("server_epochs", self.server_epochs, low=1)
+        check_choice("server_owner_voices", self.server_owner_voices, OWNER_VOICES)
 
     def fleet_config(self, phrase: str) -> FleetConfig:
         """The server's own fleet: ``server_voices`` training speakers (a tenth validate) and one
@@ -68,7 +75,8 @@ class PretrainConfig:
         devices = self.server_voices + 1
         return FleetConfig(
             phrase=phrase, devices=devices, test_fraction=1 / devices, seed=SERVER_SEED,
-            background_minutes=0, other_kokoro_texts=0, **SERVER_CLIPS,
+            background_minutes=0, other_kokoro_texts=0, owner_voices=self.server_owner_voices,
+            **SERVER_CLIPS,
         )  # fmt: skip
 
     def central_config(self, *, model: str, width: float) -> CentralConfig:

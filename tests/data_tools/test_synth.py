@@ -234,3 +234,14 @@ def test_extra_kokoro_takes_jitter_the_owners_blend(rng):
     assert jittered[0][1] != pytest.approx(0.6, abs=1e-3)
     espeak = dataclasses.replace(kokoro, engine="espeak-ng", voice="en-us+m3")
     assert synth._jittered(espeak) == "en-us+m3"
+
+
+def test_classic_owner_voices_leave_out_the_neural_engines(rng):
+    from data_tools.profiles import sample_profiles
+
+    engines = {p.speaker.engine for p in sample_profiles(200, test_phones=40, rng=rng, neural=False)}
+    assert engines == {"espeak-ng", "flite"}
+    every = {p.speaker.engine for p in sample_profiles(200, test_phones=40, rng=rng)}
+    assert {"kokoro", "piper"} <= every
+    with pytest.raises(ParameterError, match="`owner_voices`"):
+        FleetConfig(owner_voices="neural")

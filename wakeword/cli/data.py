@@ -16,7 +16,8 @@ HELP = "make a simulated phone fleet, import real recordings, check a fleet"
 # `data synth` flags, made from FleetConfig's fields (defaults and help live there)
 SYNTH = (
     "phrase", "devices", "seed", "test_fraction", "positives", "in_sentence", "partials", "soundalikes",
-    "speech", "noise", "other_kokoro_texts", "neural_phrase_takes", "background_minutes", "stream_minutes",
+    "speech", "noise", "owner_voices", "other_kokoro_texts", "neural_phrase_takes", "background_minutes",
+    "stream_minutes",
 )  # fmt: skip
 
 
