@@ -54,7 +54,9 @@ class PretrainConfig:
     """Phase 1 of the default recipe: what the server synthesizes and trains for itself."""
 
     server_voices: int = setting(
-        96, doc="speakers the server synthesizes for its own pre-training (about 2 s of CPU each)"
+        96,
+        doc="speakers the server synthesizes for its own pre-training (about 7 s of CPU each: "
+        "half are Kokoro)",
     )
     server_epochs: int = setting(12, doc="at most this many central epochs of the server's pre-training")
     server_owner_voices: str = setting(
