@@ -42,23 +42,26 @@ __all__ = [
 SERVER_CACHE_ENV = "WAKEWORD_SERVER_CACHE"
 SERVER_FORMAT = 1  # bump when the same settings would make a different server model
 SERVER_SEED = 2  # the server's synthesis: another seed than a fleet's default (1)
-# Clips per server speaker, about half a phone's: the number of voices matters more than clips
-# per voice (central FRR at 0.5 FA/h: 42.8% with 50 phones, 6.6% with 200).
-SERVER_CLIPS = {
-    "positives": 20, "in_sentence": 4, "partials": 10, "soundalikes": 10, "speech": 60, "noise": 20,
-}  # fmt: skip
+# A server speaker's clips, scaled by ``server_clip_share`` from a phone's (FleetConfig's defaults).
+CLIP_COUNTS = ("positives", "in_sentence", "partials", "soundalikes", "speech", "noise")
 
 
 @dataclass(frozen=True)
 class PretrainConfig:
     """Phase 1 of the default recipe: what the server synthesizes and trains for itself."""
 
+    # The defaults are the server of the measured-best recipe (docs/BENCHMARKS.md, section 2:
+    # 122 voices with a phone's clips, central training's 20 epochs); made once per phrase and
+    # machine, about 8 + 10 minutes on 2 cores.
     server_voices: int = setting(
-        96,
+        122,
         doc="speakers the server synthesizes for its own pre-training (about 7 s of CPU each: "
         "half are Kokoro)",
     )
-    server_epochs: int = setting(12, doc="at most this many central epochs of the server's pre-training")
+    server_clip_share: float = setting(
+        1.0, doc="clips per server speaker as a share of a phone's (0.5: half the clips, half the time)"
+    )
+    server_epochs: int = setting(20, doc="at most this many central epochs of the server's pre-training")
     server_owner_voices: str = setting(
         "all",
         choices=OWNER_VOICES,
@@ -69,16 +72,18 @@ class PretrainConfig:
     def __post_init__(self) -> None:
         check_range("server_voices", self.server_voices, low=2)
         check_range("server_epochs", self.server_epochs, low=1)
+        check_range("server_clip_share", self.server_clip_share, low=0.05, high=1)
         check_choice("server_owner_voices", self.server_owner_voices, OWNER_VOICES)
 
     def fleet_config(self, phrase: str) -> FleetConfig:
         """The server's own fleet: ``server_voices`` training speakers (a tenth validate) and one
         held out (a fleet needs one), no background streams, no Kokoro among other people."""
         devices = self.server_voices + 1
+        phone = FleetConfig()
+        clips = {name: max(1, round(getattr(phone, name) * self.server_clip_share)) for name in CLIP_COUNTS}
         return FleetConfig(
             phrase=phrase, devices=devices, test_fraction=1 / devices, seed=SERVER_SEED,
-            background_minutes=0, other_kokoro_texts=0, owner_voices=self.server_owner_voices,
-            **SERVER_CLIPS,
+            background_minutes=0, other_kokoro_texts=0, owner_voices=self.server_owner_voices, **clips,
         )  # fmt: skip
 
     def central_config(self, *, model: str, width: float) -> CentralConfig:

@@ -19,7 +19,8 @@ from orchestrator.pretraining import SERVER_CACHE_ENV, PretrainConfig, server_pa
 from orchestrator.run import load_run
 from wakeword.errors import ParameterError
 
-TINY = ["--server-voices", "3", "--server-epochs", "2", "--rounds", "3", "--clients-per-round", "3"]
+TINY = ["--server-voices", "3", "--server-clip-share", "0.1", "--server-epochs", "2", "--rounds", "3",
+        "--clients-per-round", "3"]  # fmt: skip
 
 
 def _train(fleet: Path, out: Path, cache: Path, *extra: str) -> subprocess.Popen:
@@ -65,8 +66,8 @@ def default_run(tiny_fleet, tmp_path_factory):
 
 def test_both_phases_run_and_are_recorded(default_run, tiny_fleet):
     root, log = default_run
-    server = server_path(tiny_fleet.phrase, PretrainConfig(server_voices=3, server_epochs=2),
-                         model="tc_resnet", width=1.0, cache=root / "cache")  # fmt: skip
+    config = PretrainConfig(server_voices=3, server_clip_share=0.1, server_epochs=2)
+    server = server_path(tiny_fleet.phrase, config, model="tc_resnet", width=1.0, cache=root / "cache")
     assert "server pre-training: 3 voices the server synthesizes itself" in log
     assert (server / "model.keras").is_file() and not (server.parent / "fleet").exists()
     run = json.loads((root / "run" / "run.json").read_text())

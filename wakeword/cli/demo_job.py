@@ -36,6 +36,9 @@ class DemoConfig:
         96, doc="speakers the server synthesizes for its pre-training (cached: made once per machine)"
     )
     clients_per_round: int = 10  # phones per round
+    # the server's pre-training made lighter than `wakeword train`'s to fit the demo's budget
+    server_clip_share: float = 0.5  # half a phone's clips per server voice
+    server_epochs: int = 12
     target_fa_per_hour: float = 0.5  # operating point of the evaluation
     seed: int = 1
     # Kokoro sentences per style among other people talking (0: none; the fleet default, 5, costs
@@ -120,7 +123,11 @@ def _train(config: DemoConfig, fleet, *, progress: Callable | None, echo: Callab
         echo("      reusing the finished run")
     else:
         resume = (run_dir / "checkpoints" / "latest.json").exists()
-        pretrain = PretrainConfig(server_voices=config.server_voices)
+        pretrain = PretrainConfig(
+            server_voices=config.server_voices,
+            server_clip_share=config.server_clip_share,
+            server_epochs=config.server_epochs,
+        )
         train_pretrained(fleet, run_dir, fed, pretrain, resume=resume, progress=progress, log=echo)
     return read_description(run_dir)
 

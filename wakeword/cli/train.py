@@ -29,7 +29,7 @@ HELP = "train the model (federated with TFF by default, or --central)"
 COMMON = ("model", "width", "seed", "init_from")  # the same settings in both configs
 CENTRAL = ("epochs", "patience", "learning_rate")
 AUGMENT = ("warp", "eq_db")  # augmentations that are off by default
-PRETRAIN = ("server_voices", "server_epochs", "server_owner_voices")
+PRETRAIN = ("server_voices", "server_clip_share", "server_epochs", "server_owner_voices")
 FEDERATED = (
     "rounds", "clients_per_round", "client_epochs", "client_learning_rate", "client_optimizer",
     "client_schedule", "fairness_q", "server_optimizer", "server_learning_rate", "server_schedule",
