@@ -165,10 +165,12 @@ def train_pretrained(
     resume: bool = False,
     workers: list[str] | None = None,
     cache: str | os.PathLike | None = None,
+    prepare: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
     log: Callable[[str], None] = print,
 ) -> RunDescription:
-    """The default recipe: :func:`server_model`, then federated fine-tuning of it on ``fleet``.
+    """The default recipe: :func:`server_model`, then federated fine-tuning of it on ``fleet``
+    (``resume``, ``workers``, ``prepare``: as :func:`~orchestrator.federated.train_federated`'s).
 
     Returns the federated run's description with ``phases``: each phase's time and the federated
     evaluation (loss, accuracy) on the validation phones after it (also in run.json). The phones'
@@ -181,7 +183,7 @@ def train_pretrained(
     server_seconds = time.perf_counter() - started
     description = train_federated(
         fleet, out, dataclasses.replace(config, init_from=str(start)), resume=resume, workers=workers,
-        progress=progress, log=log,
+        prepare=prepare, progress=progress, log=log,
     )  # fmt: skip
     last = description.history[-1]
     phases = [

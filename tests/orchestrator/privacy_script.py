@@ -1,30 +1,38 @@
-"""Run by test_privacy.py: federated rounds under an audit hook that fails on any server-side open
-of a path inside a phone store. The phones' feature caches are built first (on the phones)."""
+"""Run by test_federated.py: the default recipe (the server's pre-training on its own voices, then
+federated rounds) under an audit hook that fails on any server-side open of a path inside a phone
+store. The phones' feature caches are built first (on the phones)."""
 
 import sys
 from pathlib import Path
 
 from data_tools.fleet import Fleet
 from orchestrator.central import prepare_caches
-from orchestrator.federated import FederatedConfig, train_federated
-
-fleet = Fleet(sys.argv[1])
-config = FederatedConfig(rounds=2, clients_per_round=3, eval_every=1)
-prepare_caches(fleet, fleet.training_ids() + fleet.validation_ids(), config.pipeline)  # device side
-
-phones = str((Path(sys.argv[1]) / "phones").resolve())
-opened = []
+from orchestrator.federated import FederatedConfig
+from orchestrator.pretraining import PretrainConfig, train_pretrained
 
 
-def audit(event, args):
-    if event in ("open", "os.listdir", "os.scandir") and args and isinstance(args[0], (str, bytes, Path)):
-        path = str(Path(args[0] if not isinstance(args[0], bytes) else args[0].decode()).resolve())
-        if path.startswith(phones):
-            opened.append(path)
-            raise PermissionError(f"server side opened a phone's data: {path}")
+def main() -> None:
+    fleet = Fleet(sys.argv[1])
+    config = FederatedConfig(rounds=2, clients_per_round=3, eval_every=1)
+    prepare_caches(fleet, fleet.training_ids() + fleet.validation_ids(), config.pipeline)  # device side
+    phones = str((Path(sys.argv[1]) / "phones").resolve())
+    opened = []
+
+    def audit(event, args):
+        if event in ("open", "os.listdir", "os.scandir") and args and isinstance(args[0], (str, bytes, Path)):
+            path = str(Path(args[0] if not isinstance(args[0], bytes) else args[0].decode()).resolve())
+            if path.startswith(phones):
+                opened.append(path)
+                raise PermissionError(f"server side opened a phone's data: {path}")
+
+    sys.addaudithook(audit)
+    # the server's synthesis runs in worker processes it spawns (they never see the phones' paths)
+    server = PretrainConfig(server_voices=2, server_clip_share=0.1, server_epochs=1)
+    cache = Path(sys.argv[2]).parent / "server-cache"
+    description = train_pretrained(fleet, sys.argv[2], config, server, cache=cache, prepare=False)
+    last = description.history[-1]
+    print(f"rounds={len(description.history)} opened={len(opened)} loss={last['train_loss']:.4f}")
 
 
-sys.addaudithook(audit)
-description = train_federated(fleet, sys.argv[2], config, prepare=False)
-last = description.history[-1]
-print(f"rounds={len(description.history)} opened={len(opened)} loss={last['train_loss']:.4f}")
+if __name__ == "__main__":  # the server's synthesis spawns processes that import this module
+    main()
