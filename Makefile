@@ -61,6 +61,7 @@ bench: setup  ## run the benchmarks (results in runs/bench/, summary in docs/BEN
 	$(BIN)/wakeword data synth --out $(BENCH_FLEET)
 	$(BIN)/python -m bench.training federated --fleet $(BENCH_FLEET)
 	$(BIN)/python -m bench.training pretrained --fleet $(BENCH_FLEET)
+	$(BIN)/python -m bench.phones_teach --fleet $(BENCH_FLEET)
 	$(BIN)/python -m bench.tflite --run runs/bench/central-tc_resnet --fleet $(BENCH_FLEET)
 	$(BIN)/python -m bench.workers --fleet $(BENCH_FLEET)
 	$(BIN)/python -m bench.scale
