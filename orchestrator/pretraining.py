@@ -143,10 +143,11 @@ def server_model(
         log(f"server pre-training: reusing {run}")
         return run
     log(f"server pre-training: {config.server_voices} voices the server synthesizes itself -> {root}")
-    server_progress = _server_side(progress)
-    fleet = synth_fleet(config.fleet_config(phrase), root / "fleet", jobs=jobs, progress=server_progress)
+    # synthesis names each phone it finishes: one bar for all of them
+    voices = None if progress is None else lambda _phone, done, total: progress("server voices", done, total)
+    fleet = synth_fleet(config.fleet_config(phrase), root / "fleet", jobs=jobs, progress=voices)
     central = config.central_config(model=model, width=width)
-    train_central(fleet, run, central, progress=server_progress, log=log)
+    train_central(fleet, run, central, progress=_server_side(progress), log=log)
     shutil.rmtree(root / "fleet", ignore_errors=True)
     return run
 
