@@ -33,6 +33,20 @@ def channel_norm_class():
     return ChannelNorm
 
 
+def weight_norm_conv_class():
+    """The :class:`models.weight_norm.WeightNormConv1D` layer class (imported on first use, like
+    :func:`channel_norm_class`; importing it registers it for loading saved models)."""
+    from models.weight_norm import WeightNormConv1D
+
+    return WeightNormConv1D
+
+
+def register_custom_layers() -> None:
+    """Register every custom layer a saved model may refer to."""
+    channel_norm_class()
+    weight_norm_conv_class()
+
+
 def standardize(x):
     """Fixed input standardisation of log-mel features (constants, no statistics)."""
     import tensorflow as tf

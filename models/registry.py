@@ -8,9 +8,9 @@ from wakeword.errors import ParameterError
 
 
 def _modules() -> dict[str, ModuleType]:
-    from models import ds_cnn, tc_resnet, tiny_cnn
+    from models import ds_cnn, tc_resnet, tcn, tiny_cnn
 
-    return {m.NAME: m for m in (ds_cnn, tiny_cnn, tc_resnet)}
+    return {m.NAME: m for m in (ds_cnn, tiny_cnn, tc_resnet, tcn)}
 
 
 MODELS: dict[str, ModuleType] = _modules()

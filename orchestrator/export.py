@@ -66,6 +66,7 @@ class ExportConfig:
     check_clips: int = 12  # other server-synthesized clips for the parity checks
     max_quantization_error: float = 0.25  # largest |quantized - float| probability allowed
     seed: int = 0  # synthesis of calibration and check audio
+    streaming: bool | None = None  # None: the streaming form where the architecture has one
 
     def __post_init__(self) -> None:
         if self.quantize not in QUANTIZE_MODES:
@@ -243,23 +244,32 @@ def export_run(
     classifier, description, window = load_run(run)
     model = audio_model(classifier, window)
     phrase = description.phrase
-
-    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
-    say("synthesizing check audio (server-side voices)")
-    check = detector_windows(calibration_clips(phrase, count=config.check_clips, rng=rng), window, per_clip=8)
-    say("converting to float TFLite")
-    float_model, float_scores, float_error = _float_model(run, model, check)
-    flatbuffer, quant_error = float_model, None
-    if config.quantize != "none":
-        flatbuffer, quant_error = _quantized(
-            run, model, float_model, float_scores, check, config, calibration=(phrase, window), say=say
-        )
-
+    streaming = _streaming_wanted(config, description.model)
     if config.threshold is not None:
         threshold = (config.threshold, None, "--threshold")
     else:
         threshold = recommended_threshold(run, report)
     metadata = _metadata(run, classifier, description, window, config.quantize, threshold)
+    metadata["streaming"] = streaming
+
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
+    say("synthesizing check audio (server-side voices)")
+    clips = calibration_clips(phrase, count=config.check_clips, rng=rng)
+    if streaming:
+        from orchestrator.export_stream import export_checked
+
+        flatbuffer, float_error, quant_error = export_checked(
+            run, classifier, window, clips, config, metadata, say=say
+        )
+    else:
+        check = detector_windows(clips, window, per_clip=8)
+        say("converting to float TFLite")
+        float_model, float_scores, float_error = _float_model(run, model, check)
+        flatbuffer, quant_error = float_model, None
+        if config.quantize != "none":
+            flatbuffer, quant_error = _quantized(
+                run, model, float_model, float_scores, check, config, calibration=(phrase, window), say=say
+            )
     content = embed_metadata(flatbuffer, metadata)
     assert read_metadata(content) == json.loads(json.dumps(metadata, sort_keys=True))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -270,9 +280,18 @@ def export_run(
         "bytes": len(content),
         "float_error": float_error,
         "quantization_error": quant_error,
-        "check_windows": len(check),
+        "check_clips": len(clips),
         "metadata": metadata,
     }
+
+
+def _streaming_wanted(config: ExportConfig, model_name: str) -> bool:
+    """Whether to write the streaming form (``config.streaming``, default: where there is one)."""
+    from models.streaming import streamable
+
+    if config.streaming and not streamable(model_name):
+        raise ParameterError(f"model {model_name!r} has no streaming form; export it without --streaming")
+    return streamable(model_name) if config.streaming is None else config.streaming
 
 
 def _float_model(run: Path, model, check: list[np.ndarray]) -> tuple[bytes, np.ndarray, float]:

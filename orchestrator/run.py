@@ -139,9 +139,9 @@ def load_run(root: str | os.PathLike) -> tuple[object, RunDescription, WindowCon
     """Return ``(classifier, description, window)`` of a run folder."""
     import tensorflow as tf
 
-    from models.layers import channel_norm_class
+    from models.layers import register_custom_layers
 
-    channel_norm_class()  # registers the custom layer the saved model refers to
+    register_custom_layers()  # the custom layers the saved model refers to
     root = Path(root)
     path = root / RUN_FILE
     if not path.is_file() or not (root / MODEL_FILE).is_file():

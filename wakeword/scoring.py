@@ -67,7 +67,8 @@ class KerasScorer:
 
 
 class TFLiteScorer:
-    """Scores with a TFLite model whose input is one raw audio window ``(1, window.samples)``."""
+    """Scores with a TFLite model whose input is one raw audio window ``(1, window.samples)``, or
+    a streaming file (one stride and its state per call, :class:`wakeword.stream.TFLiteModel`)."""
 
     def __init__(
         self, model: str | os.PathLike | bytes, window: WindowConfig = DEFAULT_WINDOW, *, batch_size: int = 64
@@ -81,6 +82,12 @@ class TFLiteScorer:
             name = "<bytes>" if isinstance(model, bytes) else str(model)
             raise WakewordError(f"{name}: not a TFLite model ({str(exc).splitlines()[0]})") from None
         self.window = window
+        self._stream = None
+        if len(self.interpreter.get_input_details()) > 1:  # a streaming file: audio and its states
+            from wakeword.stream import TFLiteModel
+
+            self._stream = TFLiteModel(content)
+            return
         self._input = self.interpreter.get_input_details()[0]
         # an exported model takes exactly one window per call; older ones take a batch
         self.batch_size = batch_size if int(self._input["shape_signature"][0]) == -1 else 1
@@ -101,6 +108,9 @@ class TFLiteScorer:
     def __call__(self, audio: np.ndarray) -> np.ndarray:
         padded, n = pad_for_streaming(audio, self.window)
         starts = np.arange(n) * self.window.stride_samples
+        if self._stream is not None:
+            self._stream.reset()
+            return np.array([self._stream(padded[s : s + self.window.samples]) for s in starts])
         scores = np.empty(n, dtype=np.float64)
         for lo in range(0, n, self.batch_size):
             chunk = starts[lo : lo + self.batch_size]

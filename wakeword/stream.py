@@ -23,6 +23,8 @@ from wakeword.scoring import TAIL_SECONDS  # flush() appends the same silence as
 
 __all__ = ["Detection", "StreamingDetector", "TFLiteModel"]
 
+STREAM_AUDIO = "audio"  # a streaming file's signature: the stride of audio in (models.streaming.AUDIO)
+STREAM_PROBABILITY = "probability"  # ... and the score out; every other input is a state
 BOUNDS_TOP_DB = 20.0  # the phrase's extent in the detection window: frames within 20 dB of its peak
 BOUNDS_GAP_S = 0.2  # quieter stretches shorter than this inside the phrase (between words) are bridged
 SETTLE_WINDOWS = 3  # a detection is reported this many windows (300 ms) after it fires: peak score
@@ -49,7 +51,11 @@ class Detection:
 class TFLiteModel:
     """An exported model: the TFLite interpreter (one thread) and the metadata embedded in the file.
 
-    Calling it with one window ``(window_samples,)`` float32 returns the probability.
+    Calling it with one window ``(window_samples,)`` float32 returns the probability. A streaming
+    file (metadata ``streaming``: one stride of audio and the state in, the probability and the new
+    state out) keeps its state here and reads only the window's last stride, so it must see the
+    windows of one stream in order, each once (as :class:`StreamingDetector` calls it);
+    :meth:`reset` starts a new stream from silence.
     """
 
     def __init__(self, path: str | os.PathLike | bytes, *, num_threads: int = 1) -> None:
@@ -70,11 +76,39 @@ class TFLiteModel:
         self._input = self.interpreter.get_input_details()[0]["index"]
         self._output = self.interpreter.get_output_details()[0]["index"]
         self.window_samples = int(self.metadata["window_samples"])
+        self.streaming = bool(self.metadata.get("streaming"))
+        if self.streaming:
+            self._stride = int(self.metadata["stride_samples"])
+            self._runner = self.interpreter.get_signature_runner()
+            names = self._runner.get_input_details()
+            self._state = {k: np.zeros(v["shape"], np.float32) for k, v in names.items() if k != STREAM_AUDIO}
+            for _ in range(self.window_samples // self._stride + 1):  # the state silence leaves
+                self._step(np.zeros(self._stride, np.float32))
+            self._silent = dict(self._state)
 
     def __call__(self, window: np.ndarray) -> float:
+        if self.streaming:
+            return self._step(window[-self._stride :])
         self.interpreter.set_tensor(self._input, window.reshape(1, -1).astype(np.float32, copy=False))
         self.interpreter.invoke()
         return float(self.interpreter.get_tensor(self._output).reshape(-1)[0])
+
+    def _step(self, stride: np.ndarray) -> float:
+        out = self._runner(
+            **{STREAM_AUDIO: stride.reshape(1, -1).astype(np.float32, copy=False)}, **self._state
+        )
+        self._state = {k: out[k] for k in self._state}
+        return float(out[STREAM_PROBABILITY].reshape(-1)[0])
+
+    @property
+    def state(self) -> dict:
+        """A streaming file's state before the next window (copies; empty for a window file)."""
+        return {k: v.copy() for k, v in self._state.items()} if self.streaming else {}
+
+    def reset(self) -> None:
+        """Start a new stream (a streaming file forgets the audio it has seen; others hold none)."""
+        if self.streaming:
+            self._state = dict(self._silent)
 
     def detector_config(self, *, threshold: float | None = None) -> DetectorConfig:
         from wakeword.tflite_format import detector_from_metadata
@@ -105,6 +139,8 @@ class StreamingDetector:
         if not 0 < config.threshold <= 1:
             raise ParameterError(f"threshold must be in (0, 1], got {config.threshold}")
         self.score = score
+        if hasattr(score, "reset"):
+            score.reset()  # a streaming model starts each stream from silence, as the buffer does
         self.config = config
         self.on_score = on_score
         w = config.window

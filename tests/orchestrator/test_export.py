@@ -45,9 +45,19 @@ def test_every_model_and_mode_exports_and_checks_itself(name, quantize, tmp_path
     assert meta["quantize"] == quantize and meta["model"] == name and meta["phrase"] == "hey computer"
     assert meta["window_samples"] == DEFAULT_WINDOW.samples and meta["stride_samples"] == 1600
     assert meta["threshold"] == 0.5 and meta["threshold_fa_per_hour"] is None  # no eval report yet
+    assert meta["streaming"] == (name == "tcn")  # the streaming form wherever there is one
     # the file runs with the plain TFLite interpreter on raw audio and only builtin ops
     interpreter = tf.lite.Interpreter(model_path=str(out))
     interpreter.allocate_tensors()
+    if meta["streaming"]:
+        runner = interpreter.get_signature_runner()
+        inputs = runner.get_input_details()
+        assert list(inputs["audio"]["shape"]) == [1, 1600] and all(
+            k.startswith("state_") for k in inputs if k != "audio"
+        )
+        out = runner(**{k: np.zeros(v["shape"], np.float32) for k, v in inputs.items()})
+        assert set(out) == {"probability"} | (set(inputs) - {"audio"}) and 0 <= out["probability"][0, 0] <= 1
+        return
     inp = interpreter.get_input_details()[0]
     assert list(inp["shape"]) == [1, DEFAULT_WINDOW.samples] and inp["dtype"] == np.float32
     interpreter.set_tensor(inp["index"], np.zeros((1, DEFAULT_WINDOW.samples), np.float32))
@@ -66,6 +76,32 @@ def test_float_tflite_matches_keras_on_speech(tmp_path, phrase_audio):
     model = TFLiteModel(tmp_path / "m.tflite")
     clip = np.pad(phrase_audio["flite"], (4000, window.samples))[: window.samples].astype(np.float32)
     assert abs(model(clip) - float(keras(clip[None]).numpy()[0, 0])) <= 1e-4
+
+
+def test_streaming_file_scores_every_window_as_the_window_file(tmp_path, phrase_audio):
+    """tcn exports both forms; streamed one stride at a time, the streaming file gives the window
+    file's score on every window (float within 1e-5), and int8 stays within its checked bound."""
+    from wakeword.scoring import TFLiteScorer
+
+    run = _untrained_run(tmp_path / "run", "tcn")
+    files = {}
+    for form, quantize in (("stream", "none"), ("window", "none"), ("stream", "int8")):
+        files[form, quantize] = tmp_path / f"{form}-{quantize}.tflite"
+        config = ExportConfig(
+            quantize=quantize, streaming=form == "stream", calibration_clips=8, check_clips=3
+        )
+        report = export_run(run, files[form, quantize], config=config)
+    audio = np.concatenate([phrase_audio["flite"], phrase_audio["espeak-ng"]])
+    scores = {key: TFLiteScorer(path, DEFAULT_WINDOW)(audio) for key, path in files.items()}
+    assert (
+        read_metadata(files["stream", "none"])["streaming"]
+        and not read_metadata(files["window", "none"])["streaming"]
+    )
+    assert scores["window", "none"].std() > 1e-3
+    np.testing.assert_allclose(scores["stream", "none"], scores["window", "none"], atol=1e-5, rtol=0)
+    assert np.abs(scores["stream", "int8"] - scores["stream", "none"]).max() <= 0.25
+    assert report["quantization_error"]["max"] <= 0.25
+    assert files["stream", "int8"].stat().st_size < files["window", "none"].stat().st_size
 
 
 def test_metadata_round_trip_and_replacement(tmp_path):
@@ -91,8 +127,9 @@ def test_threshold_comes_from_the_runs_eval_report(tmp_path):
     assert meta["threshold_source"].endswith("report.json")
 
 
-def test_a_failing_check_writes_nothing(tmp_path):
-    run = _untrained_run(tmp_path / "run", "tc_resnet")
+@pytest.mark.parametrize("name", ["tc_resnet", "tcn"])  # the window and the streaming export
+def test_a_failing_check_writes_nothing(tmp_path, name):
+    run = _untrained_run(tmp_path / "run", name)
     out = tmp_path / "m.tflite"
     out.write_bytes(b"the previous model")
     config = ExportConfig(quantize="int8", calibration_clips=4, check_clips=2, max_quantization_error=1e-9)
@@ -113,3 +150,5 @@ def test_bad_inputs_get_one_line_errors(tmp_path):
     assert_one_line_error(
         run_wakeword("export", run, "--out", tmp_path / "m.tflite", "--threshold", "2"), "--threshold"
     )
+    with pytest.raises(WakewordError, match="has no streaming form"):
+        export_run(run, tmp_path / "m.tflite", config=ExportConfig(streaming=True))

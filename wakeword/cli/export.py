@@ -1,6 +1,9 @@
 """Export a trained run as one TFLite file a device runs as it is.
 
-The file takes raw 16 kHz audio (one 1.5 s window) with the log-mel frontend inside, and carries
+The file takes raw 16 kHz audio with the log-mel frontend inside. For a streaming architecture
+(tcn, the default) it is the streaming form: each call takes the newest 100 ms and the state the
+previous call returned, and computes only the new frames (same scores as the window model,
+checked); --window writes the form that takes the whole 1.5 s window every call. The file carries
 its metadata (phrase, window, stride, smoothing, recommended threshold and the FA/h it was chosen
 for, model version), which `wakeword detect` and `wakeword listen` read by themselves.
 int8 quantization is calibrated on audio the server synthesizes (never on phone data). The export
@@ -34,6 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--threshold", type=float, help="detection threshold to embed (default: from the run's eval report)"
     )
     parser.add_argument(
+        "--window",
+        action="store_true",
+        help="write the window form (the whole 1.5 s window per call) even for a streaming architecture",
+    )
+    parser.add_argument(
         "--max-quantization-error",
         type=float,
         default=0.25,
@@ -47,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
     from orchestrator.export import ExportConfig, export_run
 
     config = ExportConfig(
-        quantize=args.quantize, threshold=args.threshold, max_quantization_error=args.max_quantization_error
+        quantize=args.quantize,
+        threshold=args.threshold,
+        max_quantization_error=args.max_quantization_error,
+        streaming=False if args.window else None,
     )
     report = export_run(args.run, args.out, config=config, log=lambda m: print(f"  {m}", file=sys.stderr))
     print(format_report(report))
@@ -65,7 +76,8 @@ def format_report(report: dict) -> str:
         f"  phrase {meta['phrase']!r}; threshold {meta['threshold']:.4f}"
         + (f" (chosen for {fa:g} FA/h)" if fa is not None else "")
         + f" from {meta['threshold_source']}",
-        f"  check on {report['check_windows']} server-synthesized windows: float TFLite vs Keras "
+        f"  form: {'streaming (100 ms and a state per call)' if meta.get('streaming') else 'window'}; "
+        f"check on {report['check_clips']} server-synthesized clips: float TFLite vs Keras "
         f"max |diff| {report['float_error']:.1e}",
     ]
     if report["quantization_error"] is not None:

@@ -1,0 +1,43 @@
+"""A temporal convolution with weight normalisation (imports TensorFlow: load it lazily)."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+@tf.keras.utils.register_keras_serializable(package="wakeword")
+class WeightNormConv1D(tf.keras.layers.Conv1D):
+    """``Conv1D`` whose kernel is ``g * v / ||v||``, the norm per output channel over the taps and
+    input channels (Salimans & Kingma 2016, arXiv 1602.07868; the TCN of Bai et al. 2018).
+
+    It normalises weights, not activations: no statistics and no extra op at inference (the
+    converter folds the kernel into one constant), so a residual stack of these trains without
+    layer normalisation and exports as bare convolutions. ``g`` starts at ``gain * ||v||``: the
+    initial kernel is the initialiser's times ``gain`` (a residual branch starts small with
+    ``gain < 1``, so a deep stack starts near its shortcut path instead of saturating).
+    """
+
+    def __init__(self, *args, gain: float = 1.0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.gain = gain
+
+    def build(self, input_shape) -> None:
+        super().build(input_shape)
+        norms = self.gain * tf.norm(tf.reshape(self.kernel, (-1, self.filters)), axis=0)
+        self.g = self.add_weight(
+            name="g", shape=(self.filters,), initializer=tf.keras.initializers.Constant(norms.numpy())
+        )
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "gain": self.gain}
+
+    def effective_kernel(self):
+        """The kernel the convolution uses, ``(taps, in_channels, filters)``."""
+        flat = tf.reshape(self.kernel, (-1, self.filters))
+        return tf.reshape(self.g * flat / tf.norm(flat, axis=0), tf.shape(self.kernel))
+
+    def call(self, inputs):
+        y = self.convolution_op(inputs, self.effective_kernel())
+        if self.use_bias:
+            y = tf.nn.bias_add(y, self.bias)
+        return self.activation(y) if self.activation is not None else y
