@@ -13,7 +13,12 @@ Quantization modes:
 - ``float16``: weights stored as float16, computed in float32.
 - ``int8``: the classifier runs in full-integer arithmetic (int8 weights and activations), calibrated
   on audio the server synthesizes itself (never phone data); the frontend (FFT, mel, log) stays
-  float, since 8-bit audio or power spectra would lose the quiet half of speech.
+  float, since 8-bit audio or power spectra would lose the quiet half of speech (its constants are
+  stored as float16, :mod:`orchestrator.tflite_slim`).
+
+Forms: an architecture that streams (``models.streaming``: tcn) is written in the streaming form by
+default (one 100 ms stride and a state per call, :mod:`orchestrator.export_stream`); the others, or
+``streaming=False``, in the window form.
 
 Every export checks itself before writing: the float TFLite model must match Keras within
 :data:`FLOAT_TOLERANCE` on test audio; a quantized model's difference from float is measured and
@@ -152,7 +157,9 @@ def _convert(model, *, quantize: str, calibration: np.ndarray | None, float_mode
         debug_dataset=representative,
         debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=frontend),
     )
-    return debugger.get_nondebug_quantized_model()
+    from orchestrator.tflite_slim import float16_constants
+
+    return float16_constants(debugger.get_nondebug_quantized_model())
 
 
 def converter_float(model) -> bytes:

@@ -3,7 +3,9 @@
 What ``wakeword export`` writes for a streamable architecture (:func:`models.streaming.streamable`):
 the graph of :class:`models.streaming.StreamingModel` (frontend and convolutions compute only the
 stride's new frames), converted from a SavedModel signature so the file keeps named inputs and
-outputs (``audio``, ``probability`` and one ``state_*`` tensor per buffer, all float32). The checks
+outputs (``audio``, ``probability`` and one ``state_*`` tensor per buffer: float32, or in an int8
+file int8 wherever the buffer is, so the caller copies each output back as it is;
+:mod:`orchestrator.tflite_slim`). The checks
 stream whole clips through the file with the device's own runtime (:class:`wakeword.stream.TFLiteModel`)
 and compare every window's score with the non-streaming Keras model's.
 """
@@ -16,6 +18,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from models.registry import FRONTEND_LAYER
+from orchestrator.tflite_slim import float16_constants, int8_state_io
 from wakeword.scoring import pad_for_streaming
 from wakeword.tflite_format import embed_metadata, native_output_silenced
 from wakeword.window import WindowConfig
@@ -64,7 +67,7 @@ def convert_streaming(classifier, window: WindowConfig, *, quantize: str, calibr
                 denylisted_nodes=_frontend_names(converter_float(folder))
             ),
         )
-        return debugger.get_nondebug_quantized_model()
+        return int8_state_io(float16_constants(debugger.get_nondebug_quantized_model()))
 
 
 def converter_float(folder: str) -> bytes:

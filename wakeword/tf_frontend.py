@@ -65,7 +65,7 @@ class LogMelFrontend(tf.keras.layers.Layer):
         frames = tf.signal.frame(audio, cfg.n_fft, cfg.hop_length, axis=-1)  # (b, t, n_fft)
         spectrum = tf.signal.rfft(frames * self._window, fft_length=[cfg.n_fft])  # (b, t, n_freqs)
         power = tf.math.square(tf.math.real(spectrum)) + tf.math.square(tf.math.imag(spectrum))
-        mel = tf.concat([tf.tensordot(power[..., lo:hi], m, axes=1) for lo, hi, m in self._mel], -1)
+        mel = tf.concat([tf.linalg.matmul(power[..., lo:hi], m) for lo, hi, m in self._mel], -1)
         return tf.math.log(mel + cfg.log_floor)
 
     def compute_output_shape(self, input_shape):

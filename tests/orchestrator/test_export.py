@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import MODELS, build_model
+from models import DEFAULT_MODEL, MODELS, build_model
 from orchestrator.export import QUANTIZE_MODES, ExportCheckError, ExportConfig, audio_model, export_run
 from orchestrator.run import RunDescription, save_run
 from tests.helpers import assert_one_line_error, run_wakeword
@@ -29,8 +29,13 @@ def _untrained_run(root, name):
     return save_run(root, classifier=classifier, description=description)
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-@pytest.mark.parametrize("quantize", QUANTIZE_MODES)
+# every model in the shipped mode (int8); every mode for the default (window) and the streaming model
+CASES = sorted(
+    {(name, "int8") for name in MODELS} | {(n, q) for n in (DEFAULT_MODEL, "tcn") for q in QUANTIZE_MODES}
+)
+
+
+@pytest.mark.parametrize(("name", "quantize"), CASES)
 def test_every_model_and_mode_exports_and_checks_itself(name, quantize, tmp_path):
     run = _untrained_run(tmp_path / "run", name)
     out = tmp_path / f"{name}-{quantize}.tflite"
@@ -55,7 +60,7 @@ def test_every_model_and_mode_exports_and_checks_itself(name, quantize, tmp_path
         assert list(inputs["audio"]["shape"]) == [1, 1600] and all(
             k.startswith("state_") for k in inputs if k != "audio"
         )
-        out = runner(**{k: np.zeros(v["shape"], np.float32) for k, v in inputs.items()})
+        out = runner(**{k: np.zeros(v["shape"], v["dtype"]) for k, v in inputs.items()})
         assert set(out) == {"probability"} | (set(inputs) - {"audio"}) and 0 <= out["probability"][0, 0] <= 1
         return
     inp = interpreter.get_input_details()[0]
