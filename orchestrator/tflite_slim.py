@@ -35,7 +35,11 @@ def float16_constants(flatbuffer: bytes, *, min_elements: int = MIN_ELEMENTS) ->
         buffer.data = np.frombuffer(values.astype(np.float16).tobytes(), dtype=np.uint8)
         model.buffers.append(buffer)
         half = schema.TensorT()
-        half.name, half.type, half.shape = (tensor.name or b"") + b"/float16", schema.TensorType.FLOAT16, tensor.shape
+        half.name, half.type, half.shape = (
+            (tensor.name or b"") + b"/float16",
+            schema.TensorType.FLOAT16,
+            tensor.shape,
+        )
         half.buffer = len(model.buffers) - 1
         graph.tensors.append(half)
         model.buffers[tensor.buffer].data = None  # (a buffer of its own: the converter shares none)

@@ -87,7 +87,9 @@ class TFLiteModel:
             # runner itself resizes and reallocates every tensor on every call (5x slower here)
             self._io = {k: (v["index"], outputs[k]["index"]) for k, v in inputs.items() if k != STREAM_AUDIO}
             # (states of an int8 file are int8 tensors: the output's bytes go back in unchanged)
-            self._state = {k: np.zeros(v["shape"], v["dtype"]) for k, v in inputs.items() if k != STREAM_AUDIO}
+            self._state = {
+                k: np.zeros(v["shape"], v["dtype"]) for k, v in inputs.items() if k != STREAM_AUDIO
+            }
             del runner  # it holds the interpreter's internals: invoke() refuses to run while it lives
             for _ in range(self.window_samples // self._stride + 1):  # the state silence leaves
                 self._step(np.zeros(self._stride, np.float32))

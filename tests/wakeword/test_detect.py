@@ -96,3 +96,37 @@ def test_detect_bad_model_or_file(tmp_path, exported_model):
     truncated.write_bytes(exported_model.read_bytes()[:5000])
     assert_one_line_error(run_wakeword("detect", "--model", truncated, wav), "cut.tflite")
     assert_one_line_error(run_wakeword("detect", "--model", exported_model, tmp_path / "x.wav"), "x.wav")
+
+
+@pytest.fixture(scope="module")
+def tcn_files(trained_run, tmp_path_factory):
+    """tcn trained on the same phones as ``trained_run``, exported in both forms (float) and
+    streaming int8, with the run's own threshold."""
+    root = tmp_path_factory.mktemp("tcn")
+    fleet, run = trained_run.parent / "fleet", root / "run"
+    result = run_wakeword(
+        "train", "--central", "--model", "tcn", "--fleet", fleet, "--out", run, "--epochs", "15"
+    )
+    assert result.code == 0, result.stderr[-2000:]
+    files = {}
+    for form, quantize in (("stream", "none"), ("window", "none"), ("stream", "int8")):
+        files[form, quantize] = root / f"{form}-{quantize}.tflite"
+        extra = ["--window"] if form == "window" else []
+        result = run_wakeword("export", run, "--out", files[form, quantize], "--quantize", quantize, *extra)
+        assert result.code == 0, result.stderr[-2000:]
+    return files
+
+
+def test_streaming_file_detects_as_the_window_file(tcn_files, stream):
+    """Same scores window by window (float, 1e-5), so the same detections, in any chunk size;
+    the int8 streaming file stays within the export's quantization bound of float."""
+    window, streaming = tcn_files["window", "none"], tcn_files["stream", "none"]
+    assert TFLiteModel(streaming).streaming and not TFLiteModel(window).streaming
+    scores = {key: TFLiteScorer(path)(stream.audio) for key, path in tcn_files.items()}
+    np.testing.assert_allclose(scores["stream", "none"], scores["window", "none"], atol=1e-5, rtol=0)
+    assert np.abs(scores["stream", "int8"] - scores["stream", "none"]).max() <= 0.25
+    threshold = float(np.quantile(scores["window", "none"], 0.9))  # fires on the phrases at least
+    expected = _detect(window, stream.audio, 1600, threshold)
+    assert expected
+    for chunk in (591, 1600, 16_000):
+        assert _detect(streaming, stream.audio, chunk, threshold) == expected, chunk

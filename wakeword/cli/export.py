@@ -1,9 +1,9 @@
 """Export a trained run as one TFLite file a device runs as it is.
 
 The file takes raw 16 kHz audio with the log-mel frontend inside. For a streaming architecture
-(tcn, the default) it is the streaming form: each call takes the newest 100 ms and the state the
-previous call returned, and computes only the new frames (same scores as the window model,
-checked); --window writes the form that takes the whole 1.5 s window every call. The file carries
+(trained with --model tcn) it is the streaming form: each call takes the newest 100 ms and the
+state the previous call returned, and computes only the new frames (same scores as the window
+model, checked); --window writes the form that takes the whole 1.5 s window every call. The file carries
 its metadata (phrase, window, stride, smoothing, recommended threshold and the FA/h it was chosen
 for, model version), which `wakeword detect` and `wakeword listen` read by themselves.
 int8 quantization is calibrated on audio the server synthesizes (never on phone data). The export
