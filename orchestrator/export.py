@@ -38,10 +38,10 @@ from pathlib import Path
 import numpy as np
 
 from models.registry import FRONTEND_LAYER, with_frontend  # the frontend stays float in int8
+from orchestrator.export_checks import FLOAT_TOLERANCE, ExportCheckError, detector_windows
 from wakeword.detector import DetectorConfig
-from wakeword.errors import ParameterError, WakewordError
+from wakeword.errors import ParameterError
 from wakeword.fileio import atomic_write
-from wakeword.scoring import pad_for_streaming
 from wakeword.tflite_format import METADATA_FORMAT, embed_metadata, native_output_silenced, read_metadata
 from wakeword.window import WindowConfig
 
@@ -54,11 +54,6 @@ __all__ = [
 ]
 
 QUANTIZE_MODES = ("none", "float16", "int8")
-FLOAT_TOLERANCE = 1e-4  # float TFLite vs Keras, absolute, on probabilities
-
-
-class ExportCheckError(WakewordError):
-    """The converted model does not match the trained one closely enough; nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -94,20 +89,6 @@ def audio_model(classifier, window: WindowConfig):
     return with_frontend(
         classifier, window_samples=window.samples, features=window.features, batch_size=1, name="wakeword"
     )
-
-
-def detector_windows(
-    clips: list[np.ndarray], window: WindowConfig, *, per_clip: int | None = None
-) -> np.ndarray:
-    """Detector windows of clips (as streamed: silent start, one per stride), ``(n, window.samples)``."""
-    out = []
-    for clip in clips:
-        padded, n = pad_for_streaming(clip, window)
-        starts = np.arange(n) * window.stride_samples
-        if per_clip is not None and n > per_clip:
-            starts = starts[np.linspace(0, n - 1, per_clip).round().astype(int)]
-        out += [padded[s : s + window.samples] for s in starts]
-    return np.stack(out).astype(np.float32)
 
 
 def convert(

@@ -137,7 +137,7 @@ def export_checked(
     """
     from data_tools.server_audio import calibration_clips
     from models.registry import with_frontend
-    from orchestrator.export import FLOAT_TOLERANCE, ExportCheckError, detector_windows
+    from orchestrator.export_checks import FLOAT_TOLERANCE, ExportCheckError, detector_windows
 
     keras = with_frontend(classifier, window_samples=window.samples, features=window.features)
     expected = keras.predict(detector_windows(clips, window), batch_size=128, verbose=0).reshape(-1)

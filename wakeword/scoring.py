@@ -17,11 +17,9 @@ import numpy as np
 
 from wakeword.errors import WakewordError
 from wakeword.features import log_mel_librosa
-from wakeword.window import DEFAULT_WINDOW, WindowConfig
+from wakeword.window import DEFAULT_WINDOW, TAIL_SECONDS, WindowConfig
 
 __all__ = ["KerasScorer", "TFLiteScorer", "pad_for_streaming", "window_end_seconds"]
-
-TAIL_SECONDS = 0.2  # silence appended so a phrase at the very end of a clip is still seen whole
 
 
 def pad_for_streaming(audio: np.ndarray, window: WindowConfig = DEFAULT_WINDOW) -> tuple[np.ndarray, int]:

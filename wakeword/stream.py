@@ -19,7 +19,7 @@ import numpy as np
 
 from wakeword.detector import DetectorConfig
 from wakeword.errors import ParameterError, WakewordError
-from wakeword.scoring import TAIL_SECONDS  # flush() appends the same silence as evaluation
+from wakeword.window import TAIL_SECONDS  # flush() appends the same silence as evaluation
 
 __all__ = ["Detection", "StreamingDetector", "TFLiteModel"]
 

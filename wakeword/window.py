@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from wakeword.errors import ParameterError
 from wakeword.features import DEFAULT_FEATURES, FeatureConfig
 
+TAIL_SECONDS = 0.2  # silence appended to a clip (evaluation) or a stream's end (flush), so a phrase
+# at the very end is still seen whole
+
 
 @dataclass(frozen=True)
 class WindowConfig:
@@ -59,4 +62,4 @@ class WindowConfig:
 
 DEFAULT_WINDOW = WindowConfig()
 
-__all__ = ["DEFAULT_WINDOW", "WindowConfig"]
+__all__ = ["DEFAULT_WINDOW", "TAIL_SECONDS", "WindowConfig"]

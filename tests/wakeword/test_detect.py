@@ -129,4 +129,8 @@ def test_streaming_file_detects_as_the_window_file(tcn_files, stream):
     expected = _detect(window, stream.audio, 1600, threshold)
     assert expected
     for chunk in (591, 1600, 16_000):
-        assert _detect(streaming, stream.audio, chunk, threshold) == expected, chunk
+        found = _detect(streaming, stream.audio, chunk, threshold)
+        assert [(d.start_s, d.end_s, d.time_s) for d in found] == [
+            (d.start_s, d.end_s, d.time_s) for d in expected
+        ]
+        np.testing.assert_allclose([d.score for d in found], [d.score for d in expected], atol=1e-5, rtol=0)
