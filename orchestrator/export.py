@@ -37,8 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from models.registry import FRONTEND_LAYER, with_frontend  # the frontend stays float in int8
-from orchestrator.export_checks import FLOAT_TOLERANCE, ExportCheckError, detector_windows
+from models.registry import with_frontend
+from orchestrator.export_checks import FLOAT_TOLERANCE, ExportCheckError, convert_with, detector_windows
 from wakeword.detector import DetectorConfig
 from wakeword.errors import ParameterError
 from wakeword.fileio import atomic_write
@@ -114,47 +114,17 @@ def _convert(model, *, quantize: str, calibration: np.ndarray | None, float_mode
     """
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if quantize == "none":
-        return converter.convert()
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if quantize == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-        return converter.convert()
-    if calibration is None or len(calibration) == 0:
+    if quantize == "int8" and (calibration is None or len(calibration) == 0):
         raise ParameterError("int8 quantization needs calibration windows")
 
     def representative():
         for row in calibration:
             yield [row[None]]
 
-    converter.representative_dataset = representative
-    ops = tf.lite.OpsSet
-    converter.target_spec.supported_ops = [ops.TFLITE_BUILTINS_INT8, ops.TFLITE_BUILTINS]
-    frontend = _frontend_tensor_names(float_model or converter_float(model))
-    debugger = tf.lite.experimental.QuantizationDebugger(
-        converter=converter,
-        debug_dataset=representative,
-        debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=frontend),
-    )
-    from orchestrator.tflite_slim import float16_constants
-
-    return float16_constants(debugger.get_nondebug_quantized_model())
-
-
-def converter_float(model) -> bytes:
-    import tensorflow as tf
-
-    return tf.lite.TFLiteConverter.from_keras_model(model).convert()
-
-
-def _frontend_tensor_names(flat: bytes) -> list[str]:
-    """Names of the frontend's tensors in a float conversion (to keep them out of int8)."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    graph = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flat, 0)).subgraphs[0]
-    return [t.name.decode() for t in graph.tensors if f"/{FRONTEND_LAYER}/" in t.name.decode()]
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if quantize == "int8" and float_model is None:
+        float_model = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    return convert_with(converter, quantize=quantize, representative=representative, float_model=float_model)
 
 
 def tflite_scores(flatbuffer: bytes, windows: np.ndarray) -> np.ndarray:

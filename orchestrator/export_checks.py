@@ -1,15 +1,17 @@
-"""What every export checks against, in either form (:mod:`orchestrator.export` and
-:mod:`orchestrator.export_stream`): the tolerance, the error, and the detector's windows of a clip."""
+"""What both export forms share (:mod:`orchestrator.export`, the window form, and
+:mod:`orchestrator.export_stream`): the conversion settings per quantization mode, the tolerance
+and error of the checks, and the detector's windows of a clip."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from models.registry import FRONTEND_LAYER
 from wakeword.errors import WakewordError
 from wakeword.scoring import pad_for_streaming
 from wakeword.window import WindowConfig
 
-__all__ = ["FLOAT_TOLERANCE", "ExportCheckError", "detector_windows"]
+__all__ = ["FLOAT_TOLERANCE", "ExportCheckError", "convert_with", "detector_windows"]
 
 FLOAT_TOLERANCE = 1e-4  # float TFLite vs Keras, absolute, on probabilities
 
@@ -30,3 +32,44 @@ def detector_windows(
             starts = starts[np.linspace(0, n - 1, per_clip).round().astype(int)]
         out += [padded[s : s + window.samples] for s in starts]
     return np.stack(out).astype(np.float32)
+
+
+def convert_with(converter, *, quantize: str, representative=None, float_model: bytes | None = None) -> bytes:
+    """Convert with ``converter`` (a ``tf.lite.TFLiteConverter``) in mode ``quantize``, builtin ops only.
+
+    ``int8`` needs ``representative`` (the converter's representative dataset) and the model's
+    ``float_model`` conversion, whose tensors under the frontend stay float (8-bit audio or power
+    spectra would lose the quiet half of speech); the frontend's constants are then stored as
+    float16 (:func:`orchestrator.tflite_slim.float16_constants`).
+    """
+    import tensorflow as tf
+
+    from orchestrator.tflite_slim import float16_constants
+
+    ops = tf.lite.OpsSet
+    converter.target_spec.supported_ops = [ops.TFLITE_BUILTINS]
+    if quantize == "none":
+        return converter.convert()
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+        return converter.convert()
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [ops.TFLITE_BUILTINS_INT8, ops.TFLITE_BUILTINS]
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=converter,
+        debug_dataset=representative,
+        debug_options=tf.lite.experimental.QuantizationDebugOptions(
+            denylisted_nodes=_frontend_names(float_model)
+        ),
+    )
+    return float16_constants(debugger.get_nondebug_quantized_model())
+
+
+def _frontend_names(flat: bytes) -> list[str]:
+    """The frontend's tensor names in a float conversion (top level or inside the Keras model)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    graph = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flat, 0)).subgraphs[0]
+    names = [t.name.decode() for t in graph.tensors]
+    return [n for n in names if n.startswith(f"{FRONTEND_LAYER}/") or f"/{FRONTEND_LAYER}/" in n]

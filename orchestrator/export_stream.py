@@ -17,8 +17,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from models.registry import FRONTEND_LAYER
-from orchestrator.tflite_slim import float16_constants, int8_state_io
+from orchestrator.export_checks import FLOAT_TOLERANCE, ExportCheckError, convert_with, detector_windows
+from orchestrator.tflite_slim import int8_state_io
 from wakeword.scoring import pad_for_streaming
 from wakeword.tflite_format import embed_metadata, native_output_silenced
 from wakeword.window import WindowConfig
@@ -26,7 +26,9 @@ from wakeword.window import WindowConfig
 __all__ = ["convert_streaming", "stream_clip_scores", "stream_inputs"]
 
 
-def convert_streaming(classifier, window: WindowConfig, *, quantize: str, calibration=None) -> bytes:
+def convert_streaming(
+    classifier, window: WindowConfig, *, quantize: str, calibration=None, float_model: bytes | None = None
+) -> bytes:
     """TFLite flatbuffer of the streaming form of ``classifier`` (builtin ops only).
 
     Parameters
@@ -38,6 +40,8 @@ def convert_streaming(classifier, window: WindowConfig, *, quantize: str, calibr
     calibration : callable, optional
         For ``int8``: returns an iterator of input dicts (``audio`` and every state), e.g.
         :func:`stream_inputs` over server-synthesized clips through the float file.
+    float_model : bytes, optional
+        For ``int8``: the float streaming conversion (its frontend tensors stay float).
     """
     import tensorflow as tf
 
@@ -50,40 +54,12 @@ def convert_streaming(classifier, window: WindowConfig, *, quantize: str, calibr
     with tempfile.TemporaryDirectory() as folder, native_output_silenced():
         tf.saved_model.save(holder, folder, signatures={"serving_default": function.get_concrete_function()})
         converter = tf.lite.TFLiteConverter.from_saved_model(folder)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if quantize == "none":
-            return converter.convert()
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        if quantize == "float16":
-            converter.target_spec.supported_types = [tf.float16]
-            return converter.convert()
-        converter.representative_dataset = calibration
-        ops = tf.lite.OpsSet
-        converter.target_spec.supported_ops = [ops.TFLITE_BUILTINS_INT8, ops.TFLITE_BUILTINS]
-        debugger = tf.lite.experimental.QuantizationDebugger(
-            converter=converter,
-            debug_dataset=calibration,
-            debug_options=tf.lite.experimental.QuantizationDebugOptions(
-                denylisted_nodes=_frontend_names(converter_float(folder))
-            ),
+        if quantize == "int8" and float_model is None:
+            float_model = tf.lite.TFLiteConverter.from_saved_model(folder).convert()
+        flatbuffer = convert_with(
+            converter, quantize=quantize, representative=calibration, float_model=float_model
         )
-        return int8_state_io(float16_constants(debugger.get_nondebug_quantized_model()))
-
-
-def converter_float(folder: str) -> bytes:
-    import tensorflow as tf
-
-    return tf.lite.TFLiteConverter.from_saved_model(folder).convert()
-
-
-def _frontend_names(flat: bytes) -> list[str]:
-    """The frontend's tensor names in a float conversion (kept float in int8: 8-bit audio or power
-    spectra would lose the quiet half of speech)."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    graph = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flat, 0)).subgraphs[0]
-    names = [t.name.decode() for t in graph.tensors]
-    return [n for n in names if n.startswith(f"{FRONTEND_LAYER}/") or f"/{FRONTEND_LAYER}/" in n]
+    return int8_state_io(flatbuffer) if quantize == "int8" else flatbuffer
 
 
 def _device_model(flatbuffer: bytes, metadata: dict):
@@ -137,7 +113,6 @@ def export_checked(
     """
     from data_tools.server_audio import calibration_clips
     from models.registry import with_frontend
-    from orchestrator.export_checks import FLOAT_TOLERANCE, ExportCheckError, detector_windows
 
     keras = with_frontend(classifier, window_samples=window.samples, features=window.features)
     expected = keras.predict(detector_windows(clips, window), batch_size=128, verbose=0).reshape(-1)
@@ -159,7 +134,9 @@ def export_checked(
         cal = calibration_clips(metadata["phrase"], count=config.calibration_clips, rng=rng)
         calibration = lambda: stream_inputs(float_model, metadata, cal, window, per_clip=6)  # noqa: E731
     say(f"converting to {config.quantize} TFLite (streaming)")
-    flatbuffer = convert_streaming(classifier, window, quantize=config.quantize, calibration=calibration)
+    flatbuffer = convert_streaming(
+        classifier, window, quantize=config.quantize, calibration=calibration, float_model=float_model
+    )
     diff = np.abs(stream_clip_scores(flatbuffer, metadata, clips, window) - float_scores)
     if diff.max() > config.max_quantization_error:
         raise ExportCheckError(
