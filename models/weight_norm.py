@@ -22,11 +22,24 @@ class WeightNormConv1D(tf.keras.layers.Conv1D):
         self.gain = gain
 
     def build(self, input_shape) -> None:
-        super().build(input_shape)
-        norms = self.gain * tf.norm(tf.reshape(self.kernel, (-1, self.filters)), axis=0)
-        self.g = self.add_weight(
-            name="g", shape=(self.filters,), initializer=tf.keras.initializers.Constant(norms.numpy())
-        )
+        # g's initial value is computed from the kernel's initial value tensor, not read from the
+        # variable: that works in graph mode too (TFF builds the model inside a graph).
+        initializer, initial = self.kernel_initializer, {}
+
+        def kernel_init(shape, dtype=None, **kwargs):
+            initial["kernel"] = initializer(shape, dtype=dtype, **kwargs)
+            return initial["kernel"]
+
+        def g_init(shape, dtype=None, **kwargs):
+            flat = tf.reshape(initial["kernel"], (-1, self.filters))
+            return tf.cast(self.gain * tf.norm(flat, axis=0), dtype or flat.dtype)
+
+        self.kernel_initializer = kernel_init
+        try:
+            super().build(input_shape)
+        finally:
+            self.kernel_initializer = initializer
+        self.g = self.add_weight(name="g", shape=(self.filters,), initializer=g_init)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "gain": self.gain}
