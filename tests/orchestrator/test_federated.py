@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from data_tools.fleet import Fleet
+from models import DEFAULT_MODEL
 from orchestrator.federated import (
     FederatedConfig,
     sample_clients,
@@ -124,10 +125,13 @@ def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
     for aggregator in ("mean", "robust", "dp", "secure"):
         # the robust run also uses FedAvgM (sgd, lr 1, momentum 0.9), the secure one a cosine
         # schedule and FedProx (weighted), the dp one client Adam and FedProx (unweighted), the
-        # mean one a cosine client schedule (TFF's FedAvg with a scheduled client optimizer)
+        # mean one a cosine client schedule (TFF's FedAvg with a scheduled client optimizer); the
+        # robust one trains tcn (its weight-normalised layers are built in TFF's graph)
         server = {
             "mean": {"client_schedule": "cosine"},
-            "robust": {"server_optimizer": "sgd", "server_learning_rate": 1.0, "server_momentum": 0.9},
+            "robust": {
+                "server_optimizer": "sgd", "server_learning_rate": 1.0, "server_momentum": 0.9, "model": "tcn",
+            },
             "secure": {"server_schedule": "cosine", "proximal_strength": 0.1},
             "dp": {"client_optimizer": "adam", "client_learning_rate": 1e-3, "proximal_strength": 0.1},
         }.get(aggregator, {})
@@ -150,6 +154,7 @@ def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
         assert "eval_seconds" not in description.history[0]  # no evaluation in round 1 (eval_every 2)
         classifier, saved, _ = load_run(tmp_path / aggregator)
         assert saved.settings["aggregator"] == aggregator
+        assert saved.settings["model"] == server.get("model", DEFAULT_MODEL)
         assert saved.settings["proximal_strength"] == server.get("proximal_strength", 0.0)
         assert all(np.isfinite(w).all() for w in classifier.get_weights())
         assert (tmp_path / aggregator / "metrics.csv").read_text().count("\n") == 3
