@@ -78,8 +78,9 @@ DETECT_FLEET = {
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory) -> Path:
-    """A tc_resnet trained centrally for 15 epochs on 6 synthetic phones, evaluated (so its report
-    holds a threshold): detects "hey computer" in clean synthetic speech (~1 min to build)."""
+    """The default model (tcn, which streams) trained centrally for 15 epochs on 6 synthetic
+    phones, evaluated (so its report holds a threshold): detects "hey computer" in clean synthetic
+    speech (~1 min to build)."""
     from data_tools.synth import FleetConfig, synth_fleet
     from tests.helpers import run_wakeword
 
@@ -97,7 +98,7 @@ def trained_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def exported_model(trained_run, tmp_path_factory) -> Path:
-    """``trained_run`` exported as int8 TFLite with a detection threshold of 0.5."""
+    """``trained_run`` exported as int8 TFLite (the streaming form) with a detection threshold of 0.5."""
     from tests.helpers import run_wakeword
 
     out = tmp_path_factory.mktemp("exported") / "model.tflite"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from models import DEFAULT_MODEL
 from orchestrator.run import code_fingerprint, load_run
 from tests.helpers import assert_one_line_error, run_wakeword
 
@@ -23,7 +24,7 @@ def central_run(tiny_fleet, tmp_path_factory):
 
 def test_central_run_is_saved(central_run):
     classifier, description, window = load_run(central_run)
-    assert description.mode == "central" and description.model == "tc_resnet"
+    assert description.mode == "central" and description.model == DEFAULT_MODEL
     assert classifier.input_shape == (None, window.frames, window.features.n_mels)
     assert len(description.history) == 2 and "val_loss" in description.history[0]
     # which code made it: what the benchmarks compare before reusing a run

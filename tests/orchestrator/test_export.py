@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import DEFAULT_MODEL, MODELS, build_model
+from models import MODELS, build_model
 from orchestrator.export import QUANTIZE_MODES, ExportCheckError, ExportConfig, audio_model, export_run
 from orchestrator.run import RunDescription, save_run
 from tests.helpers import assert_one_line_error, run_wakeword
@@ -31,7 +31,7 @@ def _untrained_run(root, name):
 
 # every model in the shipped mode (int8); every mode for the default (window) and the streaming model
 CASES = sorted(
-    {(name, "int8") for name in MODELS} | {(n, q) for n in (DEFAULT_MODEL, "tcn") for q in QUANTIZE_MODES}
+    {(name, "int8") for name in MODELS} | {(n, q) for n in ("tc_resnet", "tcn") for q in QUANTIZE_MODES}
 )
 
 
