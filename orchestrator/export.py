@@ -67,6 +67,7 @@ class ExportConfig:
     max_quantization_error: float = 0.25  # largest |quantized - float| probability allowed
     seed: int = 0  # synthesis of calibration and check audio
     streaming: bool | None = None  # None: the streaming form where the architecture has one
+    trainable: bool = False  # the float file a phone fine-tunes (orchestrator.export_trainable)
 
     def __post_init__(self) -> None:
         if self.quantize not in QUANTIZE_MODES:
@@ -75,6 +76,8 @@ class ExportConfig:
             raise ParameterError(f"`threshold` must be between 0 and 1, got {self.threshold}")
         if self.calibration_clips < 1 or self.check_clips < 1:
             raise ParameterError("calibration_clips and check_clips must be >= 1")
+        if self.trainable and (self.quantize != "none" or self.streaming):
+            raise ParameterError("the trainable file is float and whole-window: quantize none, no streaming")
 
 
 # --- conversion ----------------------------------------------------------------------------------
@@ -202,7 +205,7 @@ def export_run(
     classifier, description, window = load_run(run)
     model = audio_model(classifier, window)
     phrase = description.phrase
-    streaming = _streaming_wanted(config, description.model)
+    streaming = not config.trainable and _streaming_wanted(config, description.model)
     if config.threshold is not None:
         threshold = (config.threshold, None, "--threshold")
     else:
@@ -213,7 +216,11 @@ def export_run(
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
     say("synthesizing check audio (server-side voices)")
     clips = calibration_clips(phrase, count=config.check_clips, rng=rng)
-    if streaming:
+    if config.trainable:
+        flatbuffer, float_error, quant_error = _trainable(
+            run, classifier, window, clips, config, metadata, say
+        )
+    elif streaming:
         from orchestrator.export_stream import export_checked
 
         flatbuffer, float_error, quant_error = export_checked(
@@ -250,6 +257,31 @@ def _streaming_wanted(config: ExportConfig, model_name: str) -> bool:
     if config.streaming and not streamable(model_name):
         raise ParameterError(f"model {model_name!r} has no streaming form; export it without --streaming")
     return streamable(model_name) if config.streaming is None else config.streaming
+
+
+def _trainable(run: Path, classifier, window, clips, config: ExportConfig, metadata: dict, say):
+    """The trainable file (float, checked), its float error and no quantization error; notes in
+    ``metadata`` what a phone needs to train it."""
+    from data_tools.server_audio import phrase_stream
+    from orchestrator import export_trainable as trainable
+
+    say("synthesizing negatives for on-device training (server-side voices, other speech)")
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 3]))
+    streams = [
+        phrase_stream(metadata["phrase"], occurrences=0, other_speech=4, split="train", rng=rng).audio
+        for _ in range(4)
+    ]
+    negatives = detector_windows(streams, window, per_clip=trainable.NEGATIVE_WINDOWS // len(streams))
+    say("converting to a trainable float TFLite file")
+    flatbuffer, error = trainable.export_trainable_checked(run, classifier, window, clips, negatives)
+    metadata["trainable"] = {
+        "signatures": list(trainable.SIGNATURES),
+        "batch": trainable.TRAIN_BATCH,
+        "learning_rate": trainable.LEARNING_RATE,
+        "l2_to_base": trainable.L2_TO_BASE,
+        "negatives": len(negatives),
+    }
+    return flatbuffer, error, None
 
 
 def _float_model(run: Path, model, check: list[np.ndarray]) -> tuple[bytes, np.ndarray, float]:

@@ -81,7 +81,8 @@ class TFLiteScorer:
             raise WakewordError(f"{name}: not a TFLite model ({str(exc).splitlines()[0]})") from None
         self.window = window
         self._stream = None
-        if len(self.interpreter.get_input_details()) > 1:  # a streaming file: audio and its states
+        streaming = len(self.interpreter.get_input_details()) > 1  # audio and its states
+        if streaming or "infer" in self.interpreter.get_signature_list():  # or a trainable file
             from wakeword.stream import TFLiteModel
 
             self._stream = TFLiteModel(content)

@@ -55,7 +55,9 @@ class TFLiteModel:
     file (metadata ``streaming``: one stride of audio and the state in, the probability and the new
     state out) keeps its state here and reads only the window's last stride, so it must see the
     windows of one stream in order, each once (as :class:`StreamingDetector` calls it);
-    :meth:`reset` starts a new stream from silence.
+    :meth:`reset` starts a new stream from silence. A trainable file (``wakeword export
+    --trainable``) runs its ``infer`` signature on each window, after restoring the output layer a
+    personalized file carries (``wakeword personalize``).
     """
 
     def __init__(self, path: str | os.PathLike | bytes, *, num_threads: int = 1) -> None:
@@ -77,7 +79,10 @@ class TFLiteModel:
         self._output = self.interpreter.get_output_details()[0]["index"]
         self.window_samples = int(self.metadata["window_samples"])
         self.streaming = bool(self.metadata.get("streaming"))
-        if self.streaming:
+        self._infer = None
+        if self.metadata.get("trainable"):
+            self._load_trainable()
+        elif self.streaming:
             self._stride = int(self.metadata["stride_samples"])
             runner = self.interpreter.get_signature_runner()  # names -> tensor indices (subgraph 0)
             inputs, outputs = runner.get_input_details(), runner.get_output_details()
@@ -95,7 +100,19 @@ class TFLiteModel:
                 self._step(np.zeros(self._stride, np.float32))
             self._silent = dict(self._state)
 
+    def _load_trainable(self) -> None:
+        head = self.metadata.get("personalized")
+        if head is not None:
+            kernel = np.asarray(head["kernel"], np.float32)[:, None]
+            self.interpreter.get_signature_runner("restore")(
+                kernel=kernel, bias=np.asarray(head["bias"], np.float32)
+            )
+        self._infer = self.interpreter.get_signature_runner("infer")
+
     def __call__(self, window: np.ndarray) -> float:
+        if self._infer is not None:
+            out = self._infer(audio=window.reshape(1, -1).astype(np.float32, copy=False))
+            return float(out["probability"].reshape(-1)[0])
         if self.streaming:
             return self._step(window[-self._stride :])
         self.interpreter.set_tensor(self._input, window.reshape(1, -1).astype(np.float32, copy=False))

@@ -30,8 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quantize",
         choices=("none", "float16", "int8"),
-        default="int8",
-        help="none = float32; float16 = half-size weights; int8 = integer classifier (default)",
+        help="none = float32; float16 = half-size weights; int8 = integer classifier (default, "
+        "except with --trainable: none)",
     )
     parser.add_argument(
         "--threshold", type=float, help="detection threshold to embed (default: from the run's eval report)"
@@ -40,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--window",
         action="store_true",
         help="write the window form (the whole 1.5 s window per call) even for a streaming architecture",
+    )
+    parser.add_argument(
+        "--trainable",
+        action="store_true",
+        help="write the float file a phone fine-tunes to its owner (`wakeword personalize`): "
+        "signatures infer, embed, train, save, restore, negatives; the output layer trains",
     )
     parser.add_argument(
         "--max-quantization-error",
@@ -55,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     from orchestrator.export import ExportConfig, export_run
 
     config = ExportConfig(
-        quantize=args.quantize,
+        quantize=args.quantize or ("none" if args.trainable else "int8"),
+        trainable=args.trainable,
         threshold=args.threshold,
         max_quantization_error=args.max_quantization_error,
         streaming=False if args.window else None,
@@ -76,7 +83,7 @@ def format_report(report: dict) -> str:
         f"  phrase {meta['phrase']!r}; threshold {meta['threshold']:.4f}"
         + (f" (chosen for {fa:g} FA/h)" if fa is not None else "")
         + f" from {meta['threshold_source']}",
-        f"  form: {'streaming (100 ms and a state per call)' if meta.get('streaming') else 'window'}; "
+        f"  form: {_form(meta)}; "
         f"check on {report['check_clips']} server-synthesized clips: float TFLite vs Keras "
         f"max |diff| {report['float_error']:.1e}",
     ]
@@ -84,3 +91,9 @@ def format_report(report: dict) -> str:
         q = report["quantization_error"]
         lines.append(f"  {meta['quantize']} vs float: max |diff| {q['max']:.4f}, mean {q['mean']:.5f}")
     return "\n".join(lines)
+
+
+def _form(meta: dict) -> str:
+    if meta.get("trainable"):
+        return "trainable (window per call; its output layer fine-tunes on the phone)"
+    return "streaming (100 ms and a state per call)" if meta.get("streaming") else "window"

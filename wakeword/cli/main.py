@@ -10,7 +10,10 @@ import sys
 from collections.abc import Sequence
 
 # Subcommand modules (wakeword.cli.<name>); each defines HELP, add_arguments(parser), run(args).
-COMMANDS = ("data", "record", "train", "eval", "export", "detect", "listen", "worker", "features", "demo")
+COMMANDS = (
+    "data", "record", "train", "eval", "export", "personalize", "detect", "listen", "worker",
+    "features", "demo",
+)  # fmt: skip
 
 _DESCRIPTION = """\
 Train a small wake-word model the way phones do: each phone keeps its recordings, a TensorFlow

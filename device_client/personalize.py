@@ -1,0 +1,203 @@
+"""On-device personalization: the shipped model adapts to its owner's voice with the TFLite
+interpreter alone (``wakeword personalize``).
+
+The model file must be the trainable form (``wakeword export --trainable``,
+:mod:`orchestrator.export_trainable`): its ``embed`` signature gives the frozen body's pooled
+features of a window, ``train`` takes one gradient step on the output layer, ``save`` and
+``restore`` read and set it, ``negatives`` returns features of other speech the server synthesized.
+
+1. The owner's positive takes are split: most train, some are held out (:attr:`held_out`).
+2. Each take is streamed as the detector streams it; its windows the shipped model scores highest
+   (those that hold the phrase) are its examples. Negatives: the shipped ones plus the store's own
+   negative takes (every window).
+3. Balanced batches (half owner, half negatives) for :attr:`steps` calls of ``train``.
+4. The threshold: never below the shipped one, and above every negative window's new score
+   (so the owner's gain is not bought with false accepts on what the phone knows to be negative).
+5. The new file is the same graph with the new output layer and threshold in its metadata (the
+   device's loader restores them, :class:`wakeword.stream.TFLiteModel`); written atomically; the
+   store is only read.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from device_client.store import PhoneStore
+from wakeword.detector import smooth
+from wakeword.errors import ParameterError, WakewordError
+from wakeword.fileio import atomic_write
+from wakeword.scoring import pad_for_streaming
+from wakeword.tflite_format import (
+    detector_from_metadata,
+    embed_metadata,
+    native_output_silenced,
+    read_metadata,
+    window_from_metadata,
+)
+
+__all__ = ["PersonalizeConfig", "personalize"]
+
+
+@dataclass(frozen=True)
+class PersonalizeConfig:
+    """Options of one personalization."""
+
+    steps: int = 200  # calls of the file's `train` signature (a batch each)
+    held_out: float = 0.3  # share of the owner's takes kept aside to report the change on
+    min_takes: int = 3  # fewer positive takes than this: refused
+    windows_per_take: int = 3  # a take's examples: its windows the shipped model scores highest
+    margin: float = 0.02  # threshold above the highest negative window's new score
+    seed: int = 0  # batch sampling and the held-out split
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.min_takes < 2 or self.windows_per_take < 1:
+            raise ParameterError("steps >= 1, min_takes >= 2 and windows_per_take >= 1 are required")
+        if not 0 <= self.held_out < 1:
+            raise ParameterError(f"held_out must be in [0, 1), got {self.held_out}")
+
+
+def personalize(
+    model: str | os.PathLike,
+    store: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    config: PersonalizeConfig = PersonalizeConfig(),
+    log: Callable[[str], None] | None = None,
+) -> dict:
+    """Fine-tune ``model`` (a trainable file) on the positive takes in ``store``; write ``out``.
+
+    Returns a report: takes used, the owner's held-out takes found before and after (at each
+    file's threshold), the new threshold, the training loss before and after.
+
+    Raises
+    ------
+    WakewordError
+        ``model`` is not a trainable file, or the store has too few positive takes.
+    """
+    say = log or (lambda _msg: None)
+    model, out = Path(model), Path(out)
+    if out.suffix != ".tflite":
+        raise ParameterError(f"`out` {out}: the file name must end in .tflite")
+    meta = read_metadata(model)
+    if not meta.get("trainable"):
+        raise WakewordError(f"{model}: not a trainable model; export one with `wakeword export --trainable`")
+    phone = PhoneStore(store)
+    takes = [phone.read(c) for c in phone.clips(label="positive")]
+    if len(takes) < config.min_takes:
+        raise WakewordError(
+            f"{store}: {len(takes)} positive takes; personalizing needs >= {config.min_takes} "
+            "(record more with `wakeword record --label positive`)"
+        )
+    rng = np.random.default_rng(config.seed)
+    runners = _Runners(model.read_bytes())
+    window = window_from_metadata(meta)
+    order = rng.permutation(len(takes))
+    n_held = round(config.held_out * len(takes))
+    held, train = [takes[i] for i in order[:n_held]], [takes[i] for i in order[n_held:]]
+    positives = np.concatenate([runners.take_features(t, window, config.windows_per_take) for t in train])
+    own_negatives = [runners.all_features(phone.read(c), window) for c in phone.clips(label="negative")]
+    negatives = np.concatenate([runners.negatives(), *own_negatives])
+    smoothing = detector_from_metadata(meta).smooth_windows
+    before = _operating(runners, held, negatives, (window, smoothing), meta["threshold"])
+    say(
+        f"training the output layer: {len(train)} takes ({len(positives)} windows), "
+        f"{len(negatives)} negatives"
+    )
+    losses = runners.fit(positives, negatives, config.steps, rng, batch=int(meta["trainable"]["batch"]))
+    kernel, bias = runners.weights()
+    threshold = max(float(meta["threshold"]), float(runners.head(negatives).max()) + config.margin)
+    threshold = min(threshold, 0.999)
+    after = _operating(runners, held, negatives, (window, smoothing), threshold)
+    meta = {
+        **meta,
+        "threshold": threshold,
+        "threshold_source": "wakeword personalize (>= the shipped threshold, above every negative)",
+        "personalized": {
+            "base_version": meta["model_version"],
+            "takes": len(train),
+            "held_out_takes": len(held),
+            "kernel": kernel.reshape(-1).tolist(),
+            "bias": bias.reshape(-1).tolist(),
+            "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        },
+    }
+    content = embed_metadata(model.read_bytes(), meta, strip_names=False)
+    with atomic_write(out, "wb") as handle:
+        handle.write(content)
+    return {"out": str(out), "takes": len(train), "held_out": len(held), "threshold": threshold,
+            "loss": [losses[0], losses[-1]], "before": before, "after": after}  # fmt: skip
+
+
+def _operating(runners: _Runners, held: list[np.ndarray], negatives, detector, threshold: float) -> dict:
+    """Held-out takes the detector finds at ``threshold`` (their best smoothed score reaches it),
+    and negative windows whose score does; ``detector`` is ``(window, smoothing windows)``."""
+    window, smoothing = detector
+    best = [smooth(runners.all_scores(t, window), smoothing).max() for t in held]
+    return {
+        "threshold": threshold,
+        "held_out_found": int(sum(b >= threshold for b in best)),
+        "held_out_best_scores": [round(float(b), 4) for b in best],
+        "negatives_firing": int((runners.head(negatives) >= threshold).sum()),
+    }
+
+
+class _Runners:
+    """The trainable file's signatures on one interpreter (the variables they share live in it)."""
+
+    def __init__(self, content: bytes) -> None:
+        import tensorflow as tf
+
+        with native_output_silenced():
+            self.interpreter = tf.lite.Interpreter(model_content=content, num_threads=1)
+        self._embed = self.interpreter.get_signature_runner("embed")
+        self._train = self.interpreter.get_signature_runner("train")
+        self._save = self.interpreter.get_signature_runner("save")
+
+    def all_features(self, audio: np.ndarray, window) -> np.ndarray:
+        """Pooled features of every window of ``audio`` as streamed, ``(n, C)``."""
+        padded, n = pad_for_streaming(audio, window)
+        s, w = window.stride_samples, window.samples
+        return np.concatenate(
+            [self._embed(audio=padded[None, i * s : i * s + w])["features"] for i in range(n)]
+        )
+
+    def take_features(self, audio: np.ndarray, window, k: int) -> np.ndarray:
+        """Features of the ``k`` windows of a take the current output layer scores highest."""
+        feats = self.all_features(audio, window)
+        return feats[np.argsort(self.head(feats))[-k:]]
+
+    def all_scores(self, audio: np.ndarray, window) -> np.ndarray:
+        return self.head(self.all_features(audio, window))
+
+    def head(self, features: np.ndarray) -> np.ndarray:
+        """The current output layer's probabilities for ``features`` ``(n, C)``."""
+        kernel, bias = self.weights()
+        return 1 / (1 + np.exp(-(features @ kernel + bias).reshape(-1)))
+
+    def negatives(self) -> np.ndarray:
+        return self.interpreter.get_signature_runner("negatives")()["features"]
+
+    def weights(self) -> tuple[np.ndarray, np.ndarray]:
+        saved = self._save()
+        return saved["kernel"], saved["bias"]
+
+    def fit(self, positives, negatives, steps: int, rng: np.random.Generator, *, batch: int) -> list[float]:
+        """``steps`` balanced batches through the file's ``train``; the loss of each."""
+        half = batch // 2
+        labels = np.concatenate([np.ones(half), np.zeros(batch - half)]).astype(np.float32)[:, None]
+        losses = []
+        for _ in range(steps):
+            rows = np.concatenate(
+                [
+                    positives[rng.integers(len(positives), size=half)],
+                    negatives[rng.integers(len(negatives), size=batch - half)],
+                ]
+            )
+            losses.append(float(self._train(features=rows.astype(np.float32), labels=labels)["loss"]))
+        return losses
