@@ -157,3 +157,23 @@ def test_bad_inputs_get_one_line_errors(tmp_path):
     )
     with pytest.raises(WakewordError, match="has no streaming form"):
         export_run(run, tmp_path / "m.tflite", config=ExportConfig(streaming=True))
+
+
+@pytest.mark.parametrize("name", ["tc_resnet", "tcn"])  # the window and the streaming form
+def test_int8_files_reach_the_high_thresholds_low_false_accepts_need(tmp_path, name, phrase_audio):
+    """The output layer stays float in int8 files: an int8 sigmoid stops at 255/256 = 0.9961, so
+    a shipped threshold of 0.998 would never fire. A model whose logits are all near 8 must
+    score near sigmoid(8) = 0.99966 in int8 too."""
+    from orchestrator.run import load_run
+    from wakeword.scoring import TFLiteScorer
+
+    run = _untrained_run(tmp_path / "run", name)
+    classifier, description, _ = load_run(run)
+    dense = classifier.get_layer("probability")
+    dense.set_weights([dense.kernel.numpy() * 0.01, np.array([8.0], np.float32)])
+    save_run(tmp_path / "high", classifier=classifier, description=description)
+    out = tmp_path / "m.tflite"
+    config = ExportConfig(quantize="int8", calibration_clips=4, check_clips=2)
+    export_run(tmp_path / "high", out, config=config)
+    scores = TFLiteScorer(out, DEFAULT_WINDOW)(phrase_audio["flite"])
+    assert scores.min() > 0.999, scores.min()
