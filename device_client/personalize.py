@@ -86,16 +86,7 @@ def personalize(
     model, out = Path(model), Path(out)
     if out.suffix != ".tflite":
         raise ParameterError(f"`out` {out}: the file name must end in .tflite")
-    meta = read_metadata(model)
-    if not meta.get("trainable"):
-        raise WakewordError(f"{model}: not a trainable model; export one with `wakeword export --trainable`")
-    phone = PhoneStore(store)
-    takes = [phone.read(c) for c in phone.clips(label="positive")]
-    if len(takes) < config.min_takes:
-        raise WakewordError(
-            f"{store}: {len(takes)} positive takes; personalizing needs >= {config.min_takes} "
-            "(record more with `wakeword record --label positive`)"
-        )
+    meta, phone, takes = _inputs(model, store, config)
     rng = np.random.default_rng(config.seed)
     runners = _Runners(model.read_bytes())
     window = window_from_metadata(meta)
@@ -120,19 +111,31 @@ def personalize(
         "threshold": threshold,
         "threshold_source": "wakeword personalize (>= the shipped threshold, above every negative)",
         "personalized": {
-            "base_version": meta["model_version"],
-            "takes": len(train),
-            "held_out_takes": len(held),
-            "kernel": kernel.reshape(-1).tolist(),
-            "bias": bias.reshape(-1).tolist(),
+            "base_version": meta["model_version"], "takes": len(train), "held_out_takes": len(held),
+            "kernel": kernel.reshape(-1).tolist(), "bias": bias.reshape(-1).tolist(),
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         },
-    }
+    }  # fmt: skip
     content = embed_metadata(model.read_bytes(), meta, strip_names=False)
     with atomic_write(out, "wb") as handle:
         handle.write(content)
     return {"out": str(out), "takes": len(train), "held_out": len(held), "threshold": threshold,
             "loss": [losses[0], losses[-1]], "before": before, "after": after}  # fmt: skip
+
+
+def _inputs(model: Path, store, config: PersonalizeConfig) -> tuple[dict, PhoneStore, list[np.ndarray]]:
+    """The trainable file's metadata, the store and its positive takes (checked)."""
+    meta = read_metadata(model)
+    if not meta.get("trainable"):
+        raise WakewordError(f"{model}: not a trainable model; export one with `wakeword export --trainable`")
+    phone = PhoneStore(store)
+    takes = [phone.read(c) for c in phone.clips(label="positive")]
+    if len(takes) < config.min_takes:
+        raise WakewordError(
+            f"{store}: {len(takes)} positive takes; personalizing needs >= {config.min_takes} "
+            "(record more with `wakeword record --label positive`)"
+        )
+    return meta, phone, takes
 
 
 def _threshold(shipped: float, logit: float) -> float:
