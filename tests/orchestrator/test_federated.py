@@ -296,8 +296,8 @@ def test_init_from_starts_at_a_saved_model_and_checks_its_shape(tiny_fleet, tmp_
 
     window = FederatedConfig().pipeline.window
     shape = (window.frames, window.features.n_mels)
-    start = build_model("tc_resnet", shape, seed=7)  # not the seed-1 initialisation the run would use
-    settings = {"model": "tc_resnet", "width": 1.0}
+    start = build_model(DEFAULT_MODEL, shape, seed=7)  # not the seed-1 initialisation the run would use
+    settings = {"model": DEFAULT_MODEL, "width": 1.0}
     description = describe_run(
         mode="central", classifier=start, fleet=tiny_fleet, window=window, settings=settings, history=[]
     )
@@ -311,7 +311,7 @@ def test_init_from_starts_at_a_saved_model_and_checks_its_shape(tiny_fleet, tmp_
     assert saved.settings["init_from"] == str(tmp_path / "start")
     for a, b in zip(finished.get_weights(), start.get_weights()):
         np.testing.assert_array_equal(a, b)
-    seeded = build_model("tc_resnet", shape, seed=1)
+    seeded = build_model(DEFAULT_MODEL, shape, seed=1)
     assert any(not np.array_equal(a, b) for a, b in zip(seeded.get_weights(), start.get_weights()))
     with pytest.raises(ParameterError, match=r"`init_from` .* same `model` and `width`"):
         train_federated(

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from models import DEFAULT_MODEL
 from orchestrator.pretraining import SERVER_CACHE_ENV, PretrainConfig, server_path
 from orchestrator.run import load_run
 from wakeword.errors import ParameterError
@@ -67,7 +68,7 @@ def default_run(tiny_fleet, tmp_path_factory):
 def test_both_phases_run_and_are_recorded(default_run, tiny_fleet):
     root, log = default_run
     config = PretrainConfig(server_voices=3, server_clip_share=0.1, server_epochs=2)
-    server = server_path(tiny_fleet.phrase, config, model="tc_resnet", width=1.0, cache=root / "cache")
+    server = server_path(tiny_fleet.phrase, config, model=DEFAULT_MODEL, width=1.0, cache=root / "cache")
     assert "server pre-training: 3 voices the server synthesizes itself" in log
     assert (server / "model.keras").is_file() and not (server.parent / "fleet").exists()
     run = json.loads((root / "run" / "run.json").read_text())
