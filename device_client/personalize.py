@@ -58,10 +58,11 @@ class PersonalizeConfig:
     seed: int = 0  # batch sampling and the held-out split
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or self.min_takes < 2 or self.windows_per_take < 1:
-            raise ParameterError("steps >= 1, min_takes >= 2 and windows_per_take >= 1 are required")
+        for name, low in (("steps", 1), ("min_takes", 2), ("windows_per_take", 1)):
+            if getattr(self, name) < low:
+                raise ParameterError(f"`{name}` must be >= {low}, got {getattr(self, name)}")
         if not 0 <= self.held_out < 1:
-            raise ParameterError(f"held_out must be in [0, 1), got {self.held_out}")
+            raise ParameterError(f"`held_out` must be in [0, 1), got {self.held_out}")
 
 
 def personalize(
@@ -86,18 +87,20 @@ def personalize(
     model, out = Path(model), Path(out)
     if out.suffix != ".tflite":
         raise ParameterError(f"`out` {out}: the file name must end in .tflite")
-    meta, phone, takes = _inputs(model, store, config)
+    meta, phone, takes = _inputs(model, store, config)  # checks the file exists and is trainable
+    content = model.read_bytes()
     rng = np.random.default_rng(config.seed)
-    runners = _Runners(model.read_bytes())
+    runners = _Runners(content)
     window = window_from_metadata(meta)
     order = rng.permutation(len(takes))
     n_held = round(config.held_out * len(takes))
-    held, train = [takes[i] for i in order[:n_held]], [takes[i] for i in order[n_held:]]
+    held = [runners.all_features(takes[i], window) for i in order[:n_held]]  # embedded once
+    train = [takes[i] for i in order[n_held:]]
     positives = np.concatenate([runners.take_features(t, window, config.windows_per_take) for t in train])
     own_negatives = [runners.all_features(phone.read(c), window) for c in phone.clips(label="negative")]
     negatives = np.concatenate([runners.negatives(), *own_negatives])
     smoothing = detector_from_metadata(meta).smooth_windows
-    before = _operating(runners, held, negatives, (window, smoothing), meta["threshold"])
+    before = _operating(runners, held, negatives, smoothing, meta["threshold"])
     say(
         f"training the output layer: {len(train)} takes ({len(positives)} windows), "
         f"{len(negatives)} negatives"
@@ -105,29 +108,35 @@ def personalize(
     losses = runners.fit(positives, negatives, config.steps, rng, batch=int(meta["trainable"]["batch"]))
     kernel, bias = runners.weights()
     threshold = _threshold(float(meta["threshold"]), runners.logits(negatives).max() + config.margin)
-    after = _operating(runners, held, negatives, (window, smoothing), threshold)
+    after = _operating(runners, held, negatives, smoothing, threshold)
     meta = {
         **meta,
         "threshold": threshold,
         "threshold_source": "wakeword personalize (>= the shipped threshold, above every negative)",
         "personalized": {
-            "base_version": meta["model_version"], "takes": len(train), "held_out_takes": len(held),
+            "base_version": meta["model_version"], "base_threshold": meta["threshold"],
+            "takes": len(train), "held_out_takes": len(held),
             "kernel": kernel.reshape(-1).tolist(), "bias": bias.reshape(-1).tolist(),
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         },
     }  # fmt: skip
-    content = embed_metadata(model.read_bytes(), meta, strip_names=False)
     with atomic_write(out, "wb") as handle:
-        handle.write(content)
-    return {"out": str(out), "takes": len(train), "held_out": len(held), "threshold": threshold,
-            "loss": [losses[0], losses[-1]], "before": before, "after": after}  # fmt: skip
+        handle.write(embed_metadata(content, meta, strip_names=False))
+    return {"out": str(out), "base_version": meta["model_version"], "takes": len(train),
+            "held_out": len(held), "threshold": threshold, "loss": [losses[0], losses[-1]],
+            "before": before, "after": after}  # fmt: skip
 
 
 def _inputs(model: Path, store, config: PersonalizeConfig) -> tuple[dict, PhoneStore, list[np.ndarray]]:
-    """The trainable file's metadata, the store and its positive takes (checked)."""
+    """The trainable file's metadata, the store and its positive takes (checked). A file that is
+    already personalized starts again from its base model: its own output layer and threshold
+    are set aside (the file's graph still holds the base weights)."""
     meta = read_metadata(model)
     if not meta.get("trainable"):
         raise WakewordError(f"{model}: not a trainable model; export one with `wakeword export --trainable`")
+    if "personalized" in meta:
+        base = meta.pop("personalized")
+        meta = {**meta, "threshold": base.get("base_threshold", meta["threshold"])}
     phone = PhoneStore(store)
     takes = [phone.read(c) for c in phone.clips(label="positive")]
     if len(takes) < config.min_takes:
@@ -144,11 +153,12 @@ def _threshold(shipped: float, logit: float) -> float:
     return float(max(shipped, 1 / (1 + np.exp(-logit))))
 
 
-def _operating(runners: _Runners, held: list[np.ndarray], negatives, detector, threshold: float) -> dict:
-    """Held-out takes the detector finds at ``threshold`` (their best smoothed score reaches it),
-    and negative windows whose score does; ``detector`` is ``(window, smoothing windows)``."""
-    window, smoothing = detector
-    best = [smooth(runners.all_scores(t, window), smoothing).max() for t in held]
+def _operating(
+    runners: _Runners, held: list[np.ndarray], negatives, smoothing: int, threshold: float
+) -> dict:
+    """Held-out takes (their windows' features) the detector finds at ``threshold`` (their best
+    smoothed score reaches it), and negative windows whose score does."""
+    best = [smooth(runners.head(f), smoothing).max() for f in held]
     return {
         "threshold": threshold,
         "held_out_found": int(sum(b >= threshold for b in best)),
@@ -181,9 +191,6 @@ class _Runners:
         """Features of the ``k`` windows of a take the current output layer scores highest."""
         feats = self.all_features(audio, window)
         return feats[np.argsort(self.head(feats))[-k:]]
-
-    def all_scores(self, audio: np.ndarray, window) -> np.ndarray:
-        return self.head(self.all_features(audio, window))
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         """The current output layer's logits for ``features`` ``(n, C)``."""

@@ -77,7 +77,9 @@ class ExportConfig:
         if self.calibration_clips < 1 or self.check_clips < 1:
             raise ParameterError("calibration_clips and check_clips must be >= 1")
         if self.trainable and (self.quantize != "none" or self.streaming):
-            raise ParameterError("the trainable file is float and whole-window: quantize none, no streaming")
+            raise ParameterError(
+                "`trainable` files are float and whole-window: `quantize` none, no `streaming`"
+            )
 
 
 # --- conversion ----------------------------------------------------------------------------------

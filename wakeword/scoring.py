@@ -74,19 +74,18 @@ class TFLiteScorer:
         import tensorflow as tf
 
         content = model if isinstance(model, bytes) else Path(model).read_bytes()
+        self.window = window
+        self._stream = None
+        if _called_per_window(content):  # one interpreter, the device's own calls
+            from wakeword.stream import TFLiteModel
+
+            self._stream = TFLiteModel(content)
+            return
         try:
             self.interpreter = tf.lite.Interpreter(model_content=content, num_threads=1)
         except (ValueError, RuntimeError) as exc:
             name = "<bytes>" if isinstance(model, bytes) else str(model)
             raise WakewordError(f"{name}: not a TFLite model ({str(exc).splitlines()[0]})") from None
-        self.window = window
-        self._stream = None
-        streaming = len(self.interpreter.get_input_details()) > 1  # audio and its states
-        if streaming or "infer" in self.interpreter.get_signature_list():  # or a trainable file
-            from wakeword.stream import TFLiteModel
-
-            self._stream = TFLiteModel(content)
-            return
         self._input = self.interpreter.get_input_details()[0]
         # an exported model takes exactly one window per call; older ones take a batch
         self.batch_size = batch_size if int(self._input["shape_signature"][0]) == -1 else 1
@@ -119,3 +118,15 @@ class TFLiteScorer:
             self.interpreter.invoke()
             scores[lo : lo + len(chunk)] = self.interpreter.get_tensor(self._output["index"]).reshape(-1)
         return scores
+
+
+def _called_per_window(content: bytes) -> bool:
+    """Whether a file must run through :class:`wakeword.stream.TFLiteModel`, one window per call:
+    a streaming file (one stride and its state) or a trainable one (signatures), by its metadata."""
+    from wakeword.tflite_format import read_metadata
+
+    try:
+        meta = read_metadata(content)
+    except WakewordError:  # no wakeword metadata: a plain window file
+        return False
+    return bool(meta.get("streaming") or meta.get("trainable"))

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest.mock import ANY
 
 import numpy as np
 import pytest
@@ -95,6 +96,9 @@ def test_personalize_raises_the_owners_scores_and_loads_in_detect(trainable, own
     wav = write_wav(tmp_path / "take.wav", np.concatenate([np.zeros(8000, np.float32), take]))
     result = run_wakeword("detect", "--model", out, wav)
     assert result.code == 0 and "threshold" in result.stdout, result.stderr[-2000:]
+    again = tmp_path / "again.tflite"  # a personalized file starts again from its base model
+    assert run_wakeword("personalize", "--model", out, "--store", owner, "--out", again).code == 0
+    assert read_metadata(again)["personalized"] == {**meta["personalized"], "date": ANY}
 
 
 def test_personalize_touches_nothing_but_its_output(trainable, owner, tmp_path):

@@ -33,15 +33,13 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from device_client.personalize import PersonalizeConfig, personalize
-    from wakeword.tflite_format import read_metadata
 
     config = PersonalizeConfig(steps=args.steps, held_out=args.held_out)
     report = personalize(
         args.model, args.store, args.out, config=config, log=lambda m: print(f"  {m}", file=sys.stderr)
     )
     before, after = report["before"], report["after"]
-    base = read_metadata(args.model)["model_version"]
-    print(f"wrote {report['out']}: {base} personalized on {report['takes']} takes")
+    print(f"wrote {report['out']}: {report['base_version']} personalized on {report['takes']} takes")
     print(f"  loss {report['loss'][0]:.4f} -> {report['loss'][1]:.4f}")
     if report["held_out"]:
         print(
