@@ -5,7 +5,7 @@
                                 [--sphinx-thresholds 1e-30,1e-20,...]
 
 For each keyword: a fleet synthesized for it (``wakeword data synth``), ``wakeword train`` with its
-defaults (plus ``--train-args``), ``wakeword export --quantize int8``; then every real clip of
+defaults (plus ``--train-args``), ``wakeword export`` (int8 for the log-mel models); then every real clip of
 ``../shared/speech`` streamed through the exported model at its shipped threshold, as
 ``wakeword detect`` does (:mod:`wakeword.file_eval`):
 
@@ -46,9 +46,9 @@ def _wakeword(*args) -> None:
 def build_model(
     keyword: str, *, devices: int, train_args: list[str], synth_args: list[str] = ()
 ) -> tuple[Path, Path]:
-    """Fleet, default training and int8 export for ``keyword`` (each step skipped when done)."""
+    """Fleet, default training and default export for ``keyword`` (each step skipped when done)."""
     folder = OUT / keyword.replace(" ", "-")
-    fleet, run, model = folder / "fleet", folder / "run", folder / "model-int8.tflite"
+    fleet, run, model = folder / "fleet", folder / "run", folder / "model.tflite"
     if not (fleet / ".complete").exists():
         _wakeword("data", "synth", "--phrase", keyword, "--devices", devices, "--out", fleet, *synth_args)
         (fleet / ".complete").touch()
@@ -57,7 +57,7 @@ def build_model(
     if not list(run.glob("eval-*/report.json")):  # the threshold the model ships with
         _wakeword("eval", "--model", run, "--fleet", fleet)
     if not model.exists():
-        _wakeword("export", run, "--out", model, "--quantize", "int8")
+        _wakeword("export", run, "--out", model)  # the model's own default (int8; float16 for speech_dnn)
     return fleet, model
 
 

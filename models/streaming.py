@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.registry import FRONTEND_LAYER, MODELS
+from models.registry import FRONTEND_LAYER, MODELS, frontend_layer
 from wakeword.errors import ParameterError
 from wakeword.stream import STREAM_AUDIO as AUDIO  # the signature's names, read by the device
 from wakeword.stream import STREAM_PROBABILITY as PROBABILITY
@@ -32,7 +32,7 @@ def streamable(model_name: str) -> bool:
 
 
 class StreamingModel:
-    """A trained classifier in streaming form, with the shared log-mel frontend in front.
+    """A trained classifier in streaming form, with its frontend (log-mel or embedding) in front.
 
     Parameters
     ----------
@@ -44,20 +44,22 @@ class StreamingModel:
     """
 
     def __init__(self, classifier, window) -> None:
-        from wakeword.tf_frontend import LogMelFrontend
-
         module = MODELS.get(classifier.name)
         if not hasattr(module, "stream_body"):
             raise ParameterError(f"model {classifier.name!r} has no streaming form")
         self.classifier, self.window, self._module = classifier, window, module
-        self.frontend = LogMelFrontend(window.features, name=FRONTEND_LAYER)
+        self.frontend = frontend_layer(window.features)
         feats = window.features
         self.overlap = feats.n_fft - feats.hop_length  # audio samples shared by consecutive frames
         self.new_frames = window.stride_frames
-        pool = _pooling_layer(classifier)
-        self.positions = int(pool.input.shape[1])  # the head averages this many positions per window
+        # a body that scores the window itself (a head on the embedding keeps its frames as state);
+        # else the body's new positions go through the pooling head
+        self.scores = getattr(module, "STREAM_SCORES", False)
         shapes = {AUDIO: (1, self.overlap)} | module.stream_state_shapes(classifier)
-        shapes[POOL] = (1, 1, max(0, self.positions - self.new_frames), int(pool.input.shape[-1]))
+        if not self.scores:
+            pool = _pooling_layer(classifier)
+            self.positions = int(pool.input.shape[1])  # the head averages this many positions per window
+            shapes[POOL] = (1, 1, max(0, self.positions - self.new_frames), int(pool.input.shape[-1]))
         self.state_shapes = {STATE_PREFIX + k: v for k, v in shapes.items()}
 
     def step(self, audio, states: dict) -> tuple:
@@ -73,6 +75,8 @@ class StreamingModel:
         inner = {k[len(STATE_PREFIX) :]: v for k, v in states.items()}
         x, body = self._module.stream_body(self.classifier, feats, inner)
         new |= {STATE_PREFIX + k: v for k, v in body.items()}
+        if self.scores:
+            return x, new
         pooled = tf.concat([states[STATE_PREFIX + POOL], x], axis=2)[:, :, -self.positions :]
         new[STATE_PREFIX + POOL] = pooled[:, :, pooled.shape[2] - self.state_shapes[STATE_PREFIX + POOL][2] :]
         score = self.classifier.get_layer("probability")(tf.reduce_mean(pooled, axis=(1, 2)))

@@ -23,7 +23,7 @@ from device_client.pipeline import (
     ensure_feature_cache,
 )
 from models import build_model
-from orchestrator.federated_config import init_from_setting, model_setting, width_setting
+from orchestrator.federated_config import fit_to_model, init_from_setting, model_setting, width_setting
 from orchestrator.run import describe_run, load_start_model, save_run
 from orchestrator.schedules import LR_FLOOR, cosine_learning_rate
 from wakeword.errors import ParameterError
@@ -53,6 +53,7 @@ class CentralConfig:
     )
 
     def __post_init__(self) -> None:
+        fit_to_model(self)
         check_range("epochs", self.epochs, low=1)
         check_range("patience", self.patience, low=1)
         if not self.learning_rate > 0:

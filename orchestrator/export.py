@@ -27,6 +27,7 @@ must stay under ``max_quantization_error``. A model that fails is not written.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import hashlib
 import json
@@ -60,7 +61,8 @@ QUANTIZE_MODES = ("none", "float16", "int8")
 class ExportConfig:
     """Options of one export."""
 
-    quantize: str = "int8"  # none | float16 | int8
+    quantize: str | None = None  # none | float16 | int8; None: the model's own (int8; float16 for a
+    # head on the speech embedding, models.registry.default_quantize; none for a trainable file)
     threshold: float | None = None  # None: from the run's latest evaluation report, else 0.5
     calibration_clips: int = 48  # server-synthesized clips for int8 calibration
     check_clips: int = 12  # other server-synthesized clips for the parity checks
@@ -70,13 +72,13 @@ class ExportConfig:
     trainable: bool = False  # the float file a phone fine-tunes (orchestrator.export_trainable)
 
     def __post_init__(self) -> None:
-        if self.quantize not in QUANTIZE_MODES:
+        if self.quantize is not None and self.quantize not in QUANTIZE_MODES:
             raise ParameterError(f"`quantize` must be one of {QUANTIZE_MODES}, got {self.quantize!r}")
         if self.threshold is not None and not 0 < self.threshold < 1:
             raise ParameterError(f"`threshold` must be between 0 and 1, got {self.threshold}")
         if self.calibration_clips < 1 or self.check_clips < 1:
             raise ParameterError("calibration_clips and check_clips must be >= 1")
-        if self.trainable and (self.quantize != "none" or self.streaming):
+        if self.trainable and (self.quantize not in (None, "none") or self.streaming):
             raise ParameterError(
                 "`trainable` files are float and whole-window: `quantize` none, no `streaming`"
             )
@@ -205,6 +207,7 @@ def export_run(
     if out.suffix != ".tflite":
         raise ParameterError(f"`out` {out}: the file name must end in .tflite")
     classifier, description, window = load_run(run)
+    config = _with_quantize(config, description.model)
     model = audio_model(classifier, window)
     phrase = description.phrase
     streaming = not config.trainable and _streaming_wanted(config, description.model)
@@ -298,6 +301,21 @@ def _float_model(run: Path, model, check: list[np.ndarray]) -> tuple[bytes, np.n
             f"(> {FLOAT_TOLERANCE:g}); not written"
         )
     return float_model, float_scores, float_error
+
+
+def _with_quantize(config: ExportConfig, model_name: str) -> ExportConfig:
+    """``config`` with its quantization decided: the model's default where unset; int8 refused for
+    an architecture that cannot take it (a one-line reason)."""
+    from models.registry import MODELS, default_quantize
+
+    if config.quantize is None:
+        return dataclasses.replace(
+            config, quantize="none" if config.trainable else default_quantize(model_name)
+        )
+    reason = getattr(MODELS.get(model_name), "INT8_REFUSED", None)
+    if config.quantize == "int8" and reason:
+        raise ParameterError(f"`quantize` int8: {model_name} {reason}; use float16 (its default) or none")
+    return config
 
 
 def _quantized(run: Path, model, float_model, float_scores, check, config: ExportConfig, *, calibration, say):

@@ -4,6 +4,8 @@ and error of the checks, and the detector's windows of a clip."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from models.registry import FRONTEND_LAYER
@@ -55,10 +57,11 @@ def convert_with(converter, *, quantize: str, representative=None, float_model: 
     converter.target_spec.supported_ops = [ops.TFLITE_BUILTINS]
     if quantize == "none":
         return converter.convert()
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantize == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-        return converter.convert()
+        # weights stored as float16, computed in float32: the converter's own float16 files let
+        # XNNPACK compute in half precision, where the speech embedding's power spectra overflow
+        return float16_constants(converter.convert())
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
     converter.target_spec.supported_ops = [ops.TFLITE_BUILTINS_INT8, ops.TFLITE_BUILTINS]
     debugger = tf.lite.experimental.QuantizationDebugger(
@@ -77,4 +80,5 @@ def _frontend_names(flat: bytes) -> list[str]:
 
     graph = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flat, 0)).subgraphs[0]
     names = [t.name.decode() for t in graph.tensors]
-    return [n for n in names if n.startswith(f"{FRONTEND_LAYER}/") or f"/{FRONTEND_LAYER}/" in n]
+    scope = re.compile(rf"(^|/){FRONTEND_LAYER}(_\d+)?/")  # TF numbers a scope entered twice
+    return [n for n in names if scope.search(n)]

@@ -9,6 +9,7 @@ import numpy as np
 
 from device_client.pipeline import AugmentConfig, PipelineConfig
 from models import DEFAULT_MODEL, MODELS
+from models.registry import window_for
 from orchestrator.schedules import LR_FLOOR
 from wakeword.errors import ParameterError
 from wakeword.options import check_choice, check_range, setting
@@ -42,6 +43,20 @@ MODELS_DOC = "; ".join(f"{name}: {MODELS[name].DESCRIPTION}" for name in sorted(
 def model_setting():
     """The ``model`` setting, the same in every training config."""
     return setting(DEFAULT_MODEL, doc=MODELS_DOC, choices=sorted(MODELS))
+
+
+def fit_to_model(config) -> None:
+    """Give a frozen training config the window its model reads (an embedding model its own, see
+    :func:`models.registry.window_for`) and the augmentation that applies to it: the mel-power
+    augmentations do not apply to embeddings, so only the time shift stays (in its frames)."""
+    import dataclasses
+
+    window = window_for(config.model, config.pipeline.window)
+    if window != config.pipeline.window:
+        object.__setattr__(config, "pipeline", dataclasses.replace(config.pipeline, window=window))
+    if window.features.kind != "log_mel" and config.augment != AugmentConfig.none():
+        shift = max(1, round(config.augment.shift_frames * 20.0 / window.features.hop_ms))
+        object.__setattr__(config, "augment", dataclasses.replace(AugmentConfig.none(), shift_frames=shift))
 
 
 def width_setting():
@@ -181,6 +196,7 @@ class FederatedConfig:
     pipeline: PipelineConfig = field(default_factory=lambda: PipelineConfig(batch_size=256))  # client batches
 
     def __post_init__(self) -> None:
+        fit_to_model(self)
         for name in ("rounds", "clients_per_round", "client_epochs", "eval_every", "eval_clients"):
             check_range(name, getattr(self, name), low=1)
         check_range("batch_size", self.pipeline.batch_size, low=1)

@@ -25,6 +25,8 @@ from wakeword.errors import AudioShapeError, AudioTooShortError, ParameterError
 
 __all__ = [
     "DEFAULT_FEATURES",
+    "EMBEDDING_FEATURES",
+    "FEATURE_KINDS",
     "FeatureConfig",
     "analysis_window",
     "check_input",
@@ -50,8 +52,14 @@ class FeatureConfig:
     fmax: float = 7600.0  # highest mel band edge, Hz (below Nyquist's anti-alias roll-off)
     log_floor: float = 1e-5  # added to mel power before the log (silence = log(1e-5)); keeps float32
     # TF/TFLite within 1e-3 of the float64 reference near silence (worst seen: 4e-4 on real speech)
+    kind: str = "log_mel"  # or "speech_embedding": the frozen embedding of wakeword.tf_embedding,
+    # whose frames are 96-value embeddings every 80 ms over 12,512 samples (EMBEDDING_FEATURES)
 
     def __post_init__(self) -> None:
+        if self.kind not in FEATURE_KINDS:
+            raise ParameterError(f"feature kind must be one of {FEATURE_KINDS}, got {self.kind!r}")
+        if self.kind == "speech_embedding" and self.to_dict() != _embedding_dict():
+            raise ParameterError("the speech-embedding frontend has fixed settings (EMBEDDING_FEATURES)")
         if self.sample_rate <= 0:
             raise ParameterError(f"sample_rate must be positive, got {self.sample_rate}")
         if not 0 < self.hop_ms <= self.window_ms:
@@ -69,6 +77,25 @@ class FeatureConfig:
             )
         if self.log_floor <= 0:
             raise ParameterError(f"log_floor must be positive, got {self.log_floor}")
+
+    @property
+    def silence_value(self) -> float:
+        """The feature value of digital silence (pads windows that reach before a clip)."""
+        return 0.0 if self.kind == "speech_embedding" else float(np.log(self.log_floor))
+
+    @property
+    def lead_samples(self) -> int:
+        """Silence put before a clip when its features are cached: for the embedding, the frames
+        that straddle the clip's start are then computed as a stream computes them (0 for log-mel,
+        whose frames are short enough to pad with silence frames)."""
+        return self.n_fft - self.hop_length if self.kind == "speech_embedding" else 0
+
+    def frame_at(self, seconds: float) -> int:
+        """The cached frame at ``seconds`` into a clip (log-mel: the nearest frame start; the
+        embedding, cached after :attr:`lead_samples`: the first frame ending at or after it)."""
+        if self.kind == "speech_embedding":
+            return max(0, int(np.ceil(round(seconds * 1000 / self.hop_ms, 6))) - 1)
+        return round(seconds * 1000 / self.hop_ms)
 
     @property
     def window_length(self) -> int:
@@ -105,8 +132,29 @@ class FeatureConfig:
         return cls(**values)
 
 
+FEATURE_KINDS = ("log_mel", "speech_embedding")
+
 #: The project's frontend (change it only together with every model trained on it).
 DEFAULT_FEATURES = FeatureConfig()
+
+
+def _embedding_dict() -> dict:
+    """EMBEDDING_FEATURES as a dict (its settings are those of the pretrained network)."""
+    return {
+        "sample_rate": SAMPLE_RATE,
+        "window_ms": 782.0,  # one embedding's receptive field: 76 log-mel frames = 12,512 samples
+        "hop_ms": 80.0,  # one embedding every 8 log-mel frames of 10 ms
+        "n_fft": 12512,
+        "n_mels": 96,  # embedding size
+        "fmin": 20.0,  # (unused: the mel bands are the network's own)
+        "fmax": 7600.0,
+        "log_floor": 1e-5,
+        "kind": "speech_embedding",
+    }
+
+
+#: Google's speech embedding (wakeword.tf_embedding), described as frames for windows and caches.
+EMBEDDING_FEATURES = FeatureConfig(**_embedding_dict())
 
 
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 from wakeword.errors import ParameterError
 from wakeword.features import DEFAULT_FEATURES, FeatureConfig, check_input, log_mel_librosa
 
-__all__ = ["BACKENDS", "log_mel"]
+__all__ = ["BACKENDS", "features_of", "log_mel"]
 
 BACKENDS = ("librosa", "tf")
 
@@ -45,3 +45,20 @@ def log_mel(
         y = check_input(y, config, source)
         return log_mel_tf(y, config=config)
     raise ParameterError(f"backend must be one of {BACKENDS}, got {backend!r}")
+
+
+def features_of(
+    y: np.ndarray, *, config: FeatureConfig = DEFAULT_FEATURES, source: str = "<array>"
+) -> np.ndarray:
+    """The frames a model of ``config`` reads: log-mel (the float64 reference) or, for
+    ``kind="speech_embedding"``, the frozen speech embedding (:mod:`wakeword.tf_embedding`).
+
+    Returns
+    -------
+    np.ndarray [shape=(frames, n_mels) or (batch, frames, n_mels)], float32
+    """
+    if config.kind == "speech_embedding":
+        from wakeword.tf_embedding import speech_embedding_tf  # loads TensorFlow
+
+        return speech_embedding_tf(check_input(y, config, source), config=config)
+    return log_mel_librosa(y, config=config, source=source)

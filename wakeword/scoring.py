@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from wakeword.errors import WakewordError
-from wakeword.features import log_mel_librosa
+from wakeword.frontend import features_of
 from wakeword.window import DEFAULT_WINDOW, TAIL_SECONDS, WindowConfig
 
 __all__ = ["KerasScorer", "TFLiteScorer", "pad_for_streaming", "window_end_seconds"]
@@ -56,7 +56,7 @@ class KerasScorer:
     def __call__(self, audio: np.ndarray) -> np.ndarray:
         """Raw window scores of a clip, shape ``(n_windows,)``."""
         padded, n = pad_for_streaming(audio, self.window)
-        feats = log_mel_librosa(padded, config=self.window.features)
+        feats = features_of(padded, config=self.window.features)
         s, w = self.window.stride_frames, self.window.frames
         windows = np.lib.stride_tricks.sliding_window_view(feats, (w, feats.shape[1]))[::s, 0][:n]
         windows = np.ascontiguousarray(windows, dtype=np.float32)

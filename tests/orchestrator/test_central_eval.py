@@ -135,3 +135,37 @@ def test_oracle_by_budget_reads_the_det_curve_at_each_budget():
     i = int(np.ceil(0.95 * (n - 1)))
     assert out["0.5"]["frr"] == frr[i] and out["0.5"]["fa_per_hour"] <= 0.5 < fa[i - 1]
     assert out["-1"]["threshold"] == THRESHOLDS[-1]  # no threshold meets it: the highest one
+
+
+def test_a_head_on_the_speech_embedding_trains_exports_and_streams(tiny_fleet, tmp_path):
+    """speech_dnn reads the frozen embedding: its phones cache embeddings (not log-mel), its run
+    keeps the 80 ms window, its default export is the float16 streaming file, and that file scores
+    every window of held-out clips as the Keras model does."""
+    from wakeword.scoring import KerasScorer, TFLiteScorer
+
+    run, out = tmp_path / "run", tmp_path / "m.tflite"
+    result = run_wakeword(
+        "train",
+        "--central",
+        "--model",
+        "speech_dnn",
+        "--fleet",
+        tiny_fleet.root,
+        "--out",
+        run,
+        "--epochs",
+        "2",
+    )
+    assert result.code == 0, result.stderr[-2000:]
+    classifier, _, window = load_run(run)
+    assert window.features.kind == "speech_embedding" and window.frames == 16 and window.stride_ms == 80
+    phone = tiny_fleet.root / "phones" / tiny_fleet.training_ids()[0] / "cache"
+    assert (phone / "embedding.tfrecord").is_file() and (phone / "embedding.key").is_file()
+    result = run_wakeword("export", run, "--out", out)
+    assert result.code == 0, result.stderr[-2000:]
+    assert "float16" in result.stdout and "streaming (80 ms" in result.stderr + result.stdout
+    keras, tflite = KerasScorer(classifier, window), TFLiteScorer(out, window)
+    store = tiny_fleet.store(tiny_fleet.phone_ids("test")[0])
+    for clip in [c for c in store.clips() if c.kind != "stream"][:4]:
+        audio = store.read(clip)
+        np.testing.assert_allclose(tflite(audio), keras(audio), atol=0.02)  # float16 weights

@@ -10,6 +10,8 @@ import pytest
 import tensorflow as tf
 
 from models import MODELS, build_model
+from models.registry import default_quantize, window_for
+from models.streaming import streamable
 from orchestrator.export import QUANTIZE_MODES, ExportCheckError, ExportConfig, audio_model, export_run
 from orchestrator.run import RunDescription, save_run
 from tests.helpers import assert_one_line_error, run_wakeword
@@ -20,18 +22,21 @@ from wakeword.window import DEFAULT_WINDOW
 
 def _untrained_run(root, name):
     """A run folder holding a freshly initialised model (conversion does not need training)."""
-    classifier = build_model(name, (DEFAULT_WINDOW.frames, DEFAULT_WINDOW.features.n_mels), seed=4)
+    window = window_for(name)
+    classifier = build_model(name, (window.frames, window.features.n_mels), seed=4)
     description = RunDescription(
         mode="central", model=name, width=1.0, parameters=int(classifier.count_params()),
-        window=DEFAULT_WINDOW.to_dict(), fleet="", phrase="hey computer", training_phones=0,
+        window=window.to_dict(), fleet="", phrase="hey computer", training_phones=0,
         validation_phones=[], settings={}, history=[], code="test",
     )  # fmt: skip
     return save_run(root, classifier=classifier, description=description)
 
 
-# every model in the shipped mode (int8); every mode for the default (window) and the streaming model
+# every model in the mode it ships in (int8; float16 for speech_dnn); every mode for the previous
+# default (window) and the default (streaming)
 CASES = sorted(
-    {(name, "int8") for name in MODELS} | {(n, q) for n in ("tc_resnet", "tcn") for q in QUANTIZE_MODES}
+    {(name, default_quantize(name)) for name in MODELS}
+    | {(n, q) for n in ("tc_resnet", "tcn") for q in QUANTIZE_MODES}
 )
 
 
@@ -48,16 +53,17 @@ def test_every_model_and_mode_exports_and_checks_itself(name, quantize, tmp_path
         assert report["quantization_error"]["max"] < 0.25
     meta = read_metadata(out)
     assert meta["quantize"] == quantize and meta["model"] == name and meta["phrase"] == "hey computer"
-    assert meta["window_samples"] == DEFAULT_WINDOW.samples and meta["stride_samples"] == 1600
+    window = window_for(name)
+    assert meta["window_samples"] == window.samples and meta["stride_samples"] == window.stride_samples
     assert meta["threshold"] == 0.5 and meta["threshold_fa_per_hour"] is None  # no eval report yet
-    assert meta["streaming"] == (name == "tcn")  # the streaming form wherever there is one
+    assert meta["streaming"] == streamable(name)  # the streaming form wherever there is one
     # the file runs with the plain TFLite interpreter on raw audio and only builtin ops
     interpreter = tf.lite.Interpreter(model_path=str(out))
     interpreter.allocate_tensors()
     if meta["streaming"]:
         runner = interpreter.get_signature_runner()
         inputs = runner.get_input_details()
-        assert list(inputs["audio"]["shape"]) == [1, 1600] and all(
+        assert list(inputs["audio"]["shape"]) == [1, window.stride_samples] and all(
             k.startswith("state_") for k in inputs if k != "audio"
         )
         out = runner(**{k: np.zeros(v["shape"], v["dtype"]) for k, v in inputs.items()})
@@ -68,6 +74,15 @@ def test_every_model_and_mode_exports_and_checks_itself(name, quantize, tmp_path
     interpreter.set_tensor(inp["index"], np.zeros((1, DEFAULT_WINDOW.samples), np.float32))
     interpreter.invoke()
     assert 0 <= interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0, 0] <= 1
+
+
+def test_int8_is_refused_for_a_head_on_the_embedding_in_one_line(tmp_path):
+    run = _untrained_run(tmp_path / "run", "speech_dnn")
+    assert_one_line_error(
+        run_wakeword("export", str(run), "--out", str(tmp_path / "m.tflite"), "--quantize", "int8"),
+        "does not quantize to int8",
+    )
+    assert not (tmp_path / "m.tflite").exists()
 
 
 def test_float_tflite_matches_keras_on_speech(tmp_path, phrase_audio):

@@ -126,7 +126,8 @@ def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
         # the robust run also uses FedAvgM (sgd, lr 1, momentum 0.9), the secure one a cosine
         # schedule and FedProx (weighted), the dp one client Adam and FedProx (unweighted), the
         # mean one a cosine client schedule (TFF's FedAvg with a scheduled client optimizer); the
-        # robust one trains tc_resnet (the others the default, tcn)
+        # robust one trains tc_resnet, the secure one the head on the speech embedding (the others
+        # the default, tcn)
         server = {
             "mean": {"client_schedule": "cosine"},
             "robust": {
@@ -135,7 +136,7 @@ def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
                 "server_momentum": 0.9,
                 "model": "tc_resnet",
             },
-            "secure": {"server_schedule": "cosine", "proximal_strength": 0.1},
+            "secure": {"server_schedule": "cosine", "proximal_strength": 0.1, "model": "speech_dnn"},
             "dp": {"client_optimizer": "adam", "client_learning_rate": 1e-3, "proximal_strength": 0.1},
         }.get(aggregator, {})
         config = FederatedConfig(

@@ -30,8 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quantize",
         choices=("none", "float16", "int8"),
-        help="none = float32; float16 = half-size weights; int8 = integer classifier (default, "
-        "except with --trainable: none)",
+        help="none = float32; float16 = half-size weights; int8 = integer classifier (default: int8; "
+        "float16 for speech_dnn, whose head does not quantize to int8; none with --trainable)",
     )
     parser.add_argument(
         "--threshold", type=float, help="detection threshold to embed (default: from the run's eval report)"
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from orchestrator.export import ExportConfig, export_run
 
     config = ExportConfig(
-        quantize=args.quantize or ("none" if args.trainable else "int8"),
+        quantize=args.quantize,
         trainable=args.trainable,
         threshold=args.threshold,
         max_quantization_error=args.max_quantization_error,
@@ -96,4 +96,5 @@ def format_report(report: dict) -> str:
 def _form(meta: dict) -> str:
     if meta.get("trainable"):
         return "trainable (window per call; its output layer fine-tunes on the phone)"
-    return "streaming (100 ms and a state per call)" if meta.get("streaming") else "window"
+    stride = meta["window"]["stride_ms"]
+    return f"streaming ({stride:g} ms and a state per call)" if meta.get("streaming") else "window"
