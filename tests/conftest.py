@@ -78,7 +78,7 @@ DETECT_FLEET = {
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory) -> Path:
-    """The default model (tcn, which streams) trained centrally for 15 epochs on 6 synthetic
+    """The default model (speech_dnn, which streams) trained centrally for 15 epochs on 6 synthetic
     phones, evaluated (so its report holds a threshold): detects "hey computer" in clean synthetic
     speech (~1 min to build)."""
     from data_tools.synth import FleetConfig, synth_fleet
@@ -98,7 +98,8 @@ def trained_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def exported_model(trained_run, tmp_path_factory) -> Path:
-    """``trained_run`` exported as int8 TFLite (the streaming form) with a detection threshold of 0.5."""
+    """``trained_run`` exported as the default export writes it (float16, the streaming form) with a
+    detection threshold of 0.5."""
     from tests.helpers import run_wakeword
 
     out = tmp_path_factory.mktemp("exported") / "model.tflite"

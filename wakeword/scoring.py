@@ -66,14 +66,17 @@ class KerasScorer:
 
 class TFLiteScorer:
     """Scores with a TFLite model whose input is one raw audio window ``(1, window.samples)``, or
-    a streaming file (one stride and its state per call, :class:`wakeword.stream.TFLiteModel`)."""
+    a streaming file (one stride and its state per call, :class:`wakeword.stream.TFLiteModel`).
+    ``window``: the one in the file's metadata unless given (:data:`DEFAULT_WINDOW` for a file
+    without metadata)."""
 
     def __init__(
-        self, model: str | os.PathLike | bytes, window: WindowConfig = DEFAULT_WINDOW, *, batch_size: int = 64
+        self, model: str | os.PathLike | bytes, window: WindowConfig | None = None, *, batch_size: int = 64
     ) -> None:
         import tensorflow as tf
 
         content = model if isinstance(model, bytes) else Path(model).read_bytes()
+        window = window or _file_window(content)
         self.window = window
         self._stream = None
         if _called_per_window(content):  # one interpreter, the device's own calls
@@ -130,3 +133,13 @@ def _called_per_window(content: bytes) -> bool:
     except WakewordError:  # no wakeword metadata: a plain window file
         return False
     return bool(meta.get("streaming") or meta.get("trainable"))
+
+
+def _file_window(content: bytes) -> WindowConfig:
+    """The window a wakeword TFLite file declares, or the default for a bare flatbuffer."""
+    from wakeword.tflite_format import read_metadata
+
+    try:
+        return WindowConfig.from_dict(read_metadata(content)["window"])
+    except WakewordError:
+        return DEFAULT_WINDOW

@@ -71,7 +71,7 @@ class SpeechEmbeddingFrontend(tf.keras.layers.Layer):
 
     def embed(self, log_mel: tf.Tensor) -> tf.Tensor:
         """``(batch, frames, 32)`` -> ``(batch, (frames - 76) // 8 + 1, 96)``."""
-        x = log_mel[..., None]
+        x = tf.expand_dims(log_mel, -1)  # (not [..., None]: a strided slice TFLite lacks for any batch)
         for layer in self._layers:
             op = layer["op"]
             if op == "conv":
@@ -86,7 +86,7 @@ class SpeechEmbeddingFrontend(tf.keras.layers.Layer):
                 x = tf.maximum(x, layer["value"])
             else:
                 x = tf.nn.max_pool2d(x, layer["size"], layer["size"], padding="VALID")
-        return x[:, :, 0, :] - self._silence
+        return tf.squeeze(x, axis=2) - self._silence
 
     def call(self, audio: tf.Tensor) -> tf.Tensor:
         return self.embed(self.log_mel(audio))

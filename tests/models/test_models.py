@@ -24,7 +24,7 @@ def shape_of(name: str) -> tuple[int, int]:
 
 
 def test_default_model_is_within_budget():
-    assert build_model(DEFAULT_MODEL, SHAPE, seed=0).count_params() <= 50_000
+    assert build_model(DEFAULT_MODEL, shape_of(DEFAULT_MODEL), seed=0).count_params() <= 110_000
 
 
 def test_unknown_model():

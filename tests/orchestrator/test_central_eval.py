@@ -97,7 +97,7 @@ def test_keras_and_tflite_score_the_same(central_run, tiny_fleet):
 
     classifier, _, window = load_run(central_run)
     flatbuffer = tf.lite.TFLiteConverter.from_keras_model(
-        with_frontend(classifier, window_samples=window.samples)
+        with_frontend(classifier, window_samples=window.samples, features=window.features)
     ).convert()
     keras, tflite = KerasScorer(classifier, window), TFLiteScorer(flatbuffer, window)
     store = tiny_fleet.store(tiny_fleet.phone_ids("test")[0])

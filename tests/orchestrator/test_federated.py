@@ -185,12 +185,13 @@ def test_a_phone_with_nan_data_does_not_poison_the_model(tiny_fleet, tmp_path):
     config = FederatedConfig(rounds=2, clients_per_round=10, eval_every=2, aggregator="robust")
     prepare_caches(fleet, fleet.training_ids() + fleet.validation_ids(), config.pipeline)
     victim = fleet.store(fleet.training_ids()[0])
-    record = next(iter(tf.data.TFRecordDataset(str(cache_path(victim)))))
+    path = str(cache_path(victim, config.pipeline.window))  # the default model's (embedding) cache
+    record = next(iter(tf.data.TFRecordDataset(path)))
     example = tf.train.Example.FromString(record.numpy())
     feats = np.frombuffer(example.features.feature["feats"].bytes_list.value[0], np.float32).copy()
     feats[:] = np.nan
     example.features.feature["feats"].bytes_list.value[0] = feats.tobytes()
-    with tf.io.TFRecordWriter(str(cache_path(victim))) as writer:
+    with tf.io.TFRecordWriter(path) as writer:
         writer.write(example.SerializeToString())
     description = train_federated(fleet, tmp_path / "run", config, prepare=False, log=lambda _: None)
     classifier, _, _ = load_run(tmp_path / "run")

@@ -13,11 +13,11 @@ def test_demo_runs_end_to_end_and_reuses_its_output(tmp_path):
     first = run_wakeword("demo", "--out", tmp_path / "demo", *TINY, timeout=900)
     assert first.code == 0, first.stderr[-3000:]
     out = first.stdout + first.stderr
-    for line in ("FRR at 0.5 FA/h", "federated rounds", "hard negatives accepted", "TFLite int8 model"):
+    for line in ("FRR at 0.5 FA/h", "federated rounds", "hard negatives accepted", "TFLite model"):
         assert line in out
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
     assert summary["detection"]["phrases"] == 3 and len(summary["detection"]["spans"]) == 3
-    assert (tmp_path / "demo" / "model-int8.tflite").stat().st_size > 10_000
+    assert (tmp_path / "demo" / "model.tflite").stat().st_size > 10_000
     report = json.loads((tmp_path / "demo" / "eval" / "report.json").read_text())
     assert report["test"]["positives"] == 40  # one held-out phone, 40 positives
     assert (tmp_path / "demo" / "eval" / "det.png").stat().st_size > 10_000

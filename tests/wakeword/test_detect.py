@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 
 from data_tools.server_audio import phrase_stream
+from models import DEFAULT_MODEL
+from models.registry import default_quantize
+from models.streaming import streamable
 from tests.helpers import assert_one_line_error, run_wakeword
 from wakeword.audio import write_wav
 from wakeword.detector import detection_events, smooth
@@ -54,7 +57,8 @@ def test_streaming_matches_the_evaluation_path(exported_model, stream):
     scores = TFLiteScorer(exported_model, config.window)(stream.audio)
     events = detection_events(smooth(scores, config.smooth_windows), 0.5, config.refractory_windows)
     found = _detect(exported_model, stream.audio, 4000)
-    fired = [round(d.time_s * 10) - 1 for d in found]  # window k ends (k + 1) * 100 ms in
+    stride = config.window.stride_ms / 1000
+    fired = [round(d.time_s / stride) - 1 for d in found]  # window k ends (k + 1) strides in
     assert fired == list(events)
 
 
@@ -100,12 +104,13 @@ def test_detect_bad_model_or_file(tmp_path, exported_model):
 
 @pytest.fixture(scope="module")
 def tcn_files(trained_run, tmp_path_factory):
-    """``trained_run`` (tcn, the default) exported in both forms (float) and streaming int8, with
-    the run's own threshold."""
-    assert json.loads((trained_run / "run.json").read_text())["model"] == "tcn"
-    root, run = tmp_path_factory.mktemp("tcn"), trained_run
+    """``trained_run`` (the default model, which streams) exported in both forms (float) and in the
+    streaming form it ships in (float16 for speech_dnn), with the run's own threshold."""
+    name = json.loads((trained_run / "run.json").read_text())["model"]
+    assert name == DEFAULT_MODEL and streamable(name)
+    root, run = tmp_path_factory.mktemp("default"), trained_run
     files = {}
-    for form, quantize in (("stream", "none"), ("window", "none"), ("stream", "int8")):
+    for form, quantize in (("stream", "none"), ("window", "none"), ("stream", default_quantize(name))):
         files[form, quantize] = root / f"{form}-{quantize}.tflite"
         extra = ["--window"] if form == "window" else []
         result = run_wakeword("export", run, "--out", files[form, quantize], "--quantize", quantize, *extra)
@@ -114,13 +119,14 @@ def tcn_files(trained_run, tmp_path_factory):
 
 
 def test_streaming_file_detects_as_the_window_file(tcn_files, stream):
-    """Same scores window by window (float, 1e-5), so the same detections, in any chunk size;
-    the int8 streaming file stays within the export's quantization bound of float."""
+    """Same scores window by window (float, 1e-4), so the same detections, in any chunk size;
+    the quantized streaming file stays within the export's quantization bound of float."""
     window, streaming = tcn_files["window", "none"], tcn_files["stream", "none"]
     assert TFLiteModel(streaming).streaming and not TFLiteModel(window).streaming
     scores = {key: TFLiteScorer(path)(stream.audio) for key, path in tcn_files.items()}
-    np.testing.assert_allclose(scores["stream", "none"], scores["window", "none"], atol=1e-5, rtol=0)
-    assert np.abs(scores["stream", "int8"] - scores["stream", "none"]).max() <= 0.25
+    np.testing.assert_allclose(scores["stream", "none"], scores["window", "none"], atol=1e-4, rtol=0)
+    shipped = scores["stream", default_quantize(DEFAULT_MODEL)]
+    assert np.abs(shipped - scores["stream", "none"]).max() <= 0.25
     threshold = float(np.quantile(scores["window", "none"], 0.9))  # fires on the phrases at least
     expected = _detect(window, stream.audio, 1600, threshold)
     assert expected
@@ -129,4 +135,4 @@ def test_streaming_file_detects_as_the_window_file(tcn_files, stream):
         assert [(d.start_s, d.end_s, d.time_s) for d in found] == [
             (d.start_s, d.end_s, d.time_s) for d in expected
         ]
-        np.testing.assert_allclose([d.score for d in found], [d.score for d in expected], atol=1e-5, rtol=0)
+        np.testing.assert_allclose([d.score for d in found], [d.score for d in expected], atol=1e-4, rtol=0)

@@ -1,6 +1,6 @@
 """Run the main job end to end on a small default fleet (what `make demo` runs).
 
-Synthesizes a fleet, trains federated with TFF, evaluates on held-out phones, exports an int8
+Synthesizes a fleet, trains federated with TFF, evaluates on held-out phones, exports a
 TFLite model, detects the phrase in a generated recording with it and prints a summary.
 Re-running reuses what is already built in --out; change --phrase or --devices for another fleet
 (use a new --out for it).

@@ -3,7 +3,7 @@
 1. synthesize a fleet of phones (``wakeword data synth``), 2. the default training recipe
 (``wakeword train``): the server pre-trains on voices it synthesizes itself (cached across
 runs), then the phones fine-tune its model in federated rounds with TFF, 3. evaluation on the
-held-out phones (``wakeword eval``), 4. int8 TFLite export (``wakeword export``), 5. detection
+held-out phones (``wakeword eval``), 4. TFLite export (``wakeword export``), 5. detection
 in a generated recording with the phrase at known times (``wakeword detect``), then a summary.
 Every step reuses what an earlier run of the demo already built in the output folder.
 """
@@ -157,19 +157,22 @@ def _export(config: DemoConfig, *, progress: Callable | None, echo: Callable) ->
     from orchestrator.export import ExportConfig, export_run
     from orchestrator.reports import REPORT_FILE
 
-    tflite = config.out / "model-int8.tflite"
-    echo(f"[4/5] int8 TFLite export (calibrated on server-synthesized audio) -> {tflite}")
+    tflite = config.out / "model.tflite"
+    echo(f"[4/5] TFLite export (checked on server-synthesized audio) -> {tflite}")
     if tflite.exists():
         echo("      reusing the exported model")
     else:
         report = config.out / "eval" / REPORT_FILE
-        export_run(config.out / "run", tflite, config=ExportConfig(quantize="int8"), report=report, log=echo)
+        export_run(config.out / "run", tflite, config=ExportConfig(), report=report, log=echo)
     return tflite
 
 
 def _summary(config: DemoConfig, fleet, description, reports, tflite, detection, timings) -> dict:
     """The demo's result table, one line per fact (``reports``: the model's, the server model's)."""
+    from wakeword.tflite_format import read_metadata
+
     report, server = reports
+    meta = read_metadata(tflite)
     test = report.test
     hard = test["hard_negative_accept_rate"]
     return {
@@ -190,9 +193,10 @@ def _summary(config: DemoConfig, fleet, description, reports, tflite, detection,
             f"{hard.get('partial', float('nan')):.1%} / {hard.get('soundalike', float('nan')):.1%}"
         ),
         "privacy": "FedAvg, mean aggregation: no differential privacy (epsilon = infinity)",
-        "TFLite int8 model": (
-            f"{tflite.stat().st_size / 1024:.0f} KB, {detection['ms_per_stride']:.2f} ms per 100 ms stride "
-            f"(1 thread), real-time factor {detection['real_time_factor']:.3f}"
+        "TFLite model": (
+            f"{meta['quantize']}, {tflite.stat().st_size / 1024:.0f} KB, "
+            f"{detection['ms_per_stride']:.2f} ms per {meta['window']['stride_ms']:g} ms "
+            f"stride (1 thread), real-time factor {detection['real_time_factor']:.3f}"
         ),
         "detection in test recording": (
             f"{detection['found']} of {detection['phrases']} phrases found (start/end within "
