@@ -10,6 +10,10 @@ LOGMEL_MEAN = -6.0
 LOGMEL_STD = 3.0
 
 
+FRONTEND_LAYER = "log_mel"  # name of the frontend layer (log-mel or embedding) in a model taking audio,
+# and the name scope of what stays float in an int8 file
+
+
 def initializer(seed: int | None, index: int):
     """A He-uniform initialiser (ReLU networks without normalisation), seeded per layer so a seed
     fixes the whole model."""

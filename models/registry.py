@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from models.layers import FRONTEND_LAYER
 from wakeword.errors import ParameterError
 
 
@@ -14,7 +15,6 @@ def _modules() -> dict[str, ModuleType]:
 
 
 MODELS: dict[str, ModuleType] = _modules()
-FRONTEND_LAYER = "log_mel"  # name of the frontend layer in a model taking audio
 DEFAULT_MODEL = "speech_dnn"  # on 411 real "computer" clips 25.5% missed at 1 FA/h vs tcn's 61-79%
 # (docs/BENCHMARKS.md): the frozen speech embedding is what carries synthetic training to real people
 

@@ -13,7 +13,7 @@ it streams (:mod:`models.streaming`): one new embedding per 80 ms stride, the la
 
 from __future__ import annotations
 
-from models.layers import channels, initializer
+from models.layers import FRONTEND_LAYER, channels, initializer
 from wakeword.features import EMBEDDING_FEATURES
 
 NAME = "speech_dnn"
@@ -69,8 +69,6 @@ def stream_body(classifier, feats, states: dict) -> tuple:
     and the new state out. The embedding is the costly part and is computed once per stride; the
     head (a few matrix products) runs on the whole window."""
     import tensorflow as tf
-
-    from models.registry import FRONTEND_LAYER
 
     with tf.name_scope(FRONTEND_LAYER):  # float in an int8 file, as the embeddings are
         window = tf.concat([states[FRAMES_STATE], feats], axis=1)
