@@ -188,7 +188,7 @@ def _plot(keyword: str, ours: dict, sphinx: list[dict]) -> Path:
     from wakeword.plots import save_det_plot
 
     path = OUT / f"det-{keyword.replace(' ', '-')}.png"
-    curves = {"wakeword int8": ours["det_curve"]}
+    curves = {"wakeword (the shipped file)": ours["det_curve"]}
     if sphinx:
         curves["PocketSphinx"] = sorted(sphinx, key=lambda r: r["fa_per_hour"])
     save_det_plot(
