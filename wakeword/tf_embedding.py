@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from wakeword.embedding_assets import load_weights
 from wakeword.features import EMBEDDING_FEATURES, FeatureConfig
+from wakeword.tf_frontend import FrameFrontend
 
 __all__ = ["SpeechEmbeddingFrontend", "speech_embedding_tf"]
 
@@ -39,13 +40,11 @@ STFT_HOP = 160
 
 
 @tf.keras.utils.register_keras_serializable(package="wakeword")
-class SpeechEmbeddingFrontend(tf.keras.layers.Layer):
+class SpeechEmbeddingFrontend(FrameFrontend):
     """Raw audio ``(batch, samples)`` to embeddings ``(batch, config.num_frames(samples), 96)``."""
 
     def __init__(self, config: FeatureConfig | None = None, **kwargs) -> None:
-        kwargs.setdefault("trainable", False)
-        super().__init__(**kwargs)
-        self.config = config if config is not None else EMBEDDING_FEATURES
+        super().__init__(config if config is not None else EMBEDDING_FEATURES, **kwargs)
         w = load_weights()
         # the ONNX STFT kernels are this window times the DFT basis (tested): an RFFT does the rest
         self._window = tf.constant(w["stft_real"][:, 0])
@@ -90,20 +89,6 @@ class SpeechEmbeddingFrontend(tf.keras.layers.Layer):
 
     def call(self, audio: tf.Tensor) -> tf.Tensor:
         return self.embed(self.log_mel(audio))
-
-    def compute_output_shape(self, input_shape):
-        samples = input_shape[-1]
-        frames = None if samples is None else self.config.num_frames(int(samples))
-        return tf.TensorShape([*input_shape[:-1], frames, self.config.n_mels])
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "config": self.config.to_dict()}
-
-    @classmethod
-    def from_config(cls, config: dict) -> SpeechEmbeddingFrontend:
-        config = dict(config)
-        features = FeatureConfig.from_dict(config.pop("config"))
-        return cls(features, **config)
 
 
 @functools.lru_cache(maxsize=2)

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from wakeword.features import DEFAULT_FEATURES, FeatureConfig, analysis_window, mel_filterbank
 
-__all__ = ["LogMelFrontend", "log_mel_tf", "mel_blocks"]
+__all__ = ["FrameFrontend", "LogMelFrontend", "log_mel_tf", "mel_blocks"]
 
 
 def mel_blocks(mel: np.ndarray, *, bands_per_block: int = 8) -> list[tuple[int, int, np.ndarray]]:
@@ -41,8 +41,32 @@ def mel_blocks(mel: np.ndarray, *, bands_per_block: int = 8) -> list[tuple[int, 
     return blocks
 
 
+class FrameFrontend(tf.keras.layers.Layer):
+    """What every frontend layer shares: a frozen :class:`FeatureConfig` (its only setting, saved
+    with the model) and output frames ``config.num_frames(samples)`` x ``config.n_mels``."""
+
+    def __init__(self, config: FeatureConfig, **kwargs) -> None:
+        kwargs.setdefault("trainable", False)
+        super().__init__(**kwargs)
+        self.config = config
+
+    def compute_output_shape(self, input_shape):
+        samples = input_shape[-1]
+        frames = None if samples is None else self.config.num_frames(int(samples))
+        return tf.TensorShape([*input_shape[:-1], frames, self.config.n_mels])
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "config": self.config.to_dict()}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        features = FeatureConfig.from_dict(config.pop("config"))
+        return cls(features, **config)
+
+
 @tf.keras.utils.register_keras_serializable(package="wakeword")
-class LogMelFrontend(tf.keras.layers.Layer):
+class LogMelFrontend(FrameFrontend):
     """Raw audio to log-mel features, inside the model graph.
 
     Input: ``(batch, samples)`` float32 audio at ``config.sample_rate``.
@@ -53,9 +77,7 @@ class LogMelFrontend(tf.keras.layers.Layer):
     """
 
     def __init__(self, config: FeatureConfig | None = None, **kwargs) -> None:
-        kwargs.setdefault("trainable", False)
-        super().__init__(**kwargs)
-        self.config = config if config is not None else DEFAULT_FEATURES
+        super().__init__(config if config is not None else DEFAULT_FEATURES, **kwargs)
         self._window = tf.constant(analysis_window(self.config), dtype=tf.float32)
         # (first bin, last bin + 1, matrix) of each block of bands
         self._mel = [(lo, hi, tf.constant(m)) for lo, hi, m in mel_blocks(mel_filterbank(self.config))]
@@ -67,20 +89,6 @@ class LogMelFrontend(tf.keras.layers.Layer):
         power = tf.math.square(tf.math.real(spectrum)) + tf.math.square(tf.math.imag(spectrum))
         mel = tf.concat([tf.linalg.matmul(power[..., lo:hi], m) for lo, hi, m in self._mel], -1)
         return tf.math.log(mel + cfg.log_floor)
-
-    def compute_output_shape(self, input_shape):
-        samples = input_shape[-1]
-        frames = None if samples is None else self.config.num_frames(int(samples))
-        return tf.TensorShape([*input_shape[:-1], frames, self.config.n_mels])
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "config": self.config.to_dict()}
-
-    @classmethod
-    def from_config(cls, config: dict) -> LogMelFrontend:
-        config = dict(config)
-        features = FeatureConfig.from_dict(config.pop("config"))
-        return cls(features, **config)
 
 
 def log_mel_tf(y: np.ndarray, *, config: FeatureConfig = DEFAULT_FEATURES) -> np.ndarray:
