@@ -9,9 +9,9 @@ from wakeword.errors import ParameterError
 
 
 def _modules() -> dict[str, ModuleType]:
-    from models import ds_cnn, speech_dnn, tc_resnet, tcn, tiny_cnn
+    from models import ds_cnn, speech_dnn, speech_tcn, tc_resnet, tcn, tiny_cnn
 
-    return {m.NAME: m for m in (ds_cnn, tiny_cnn, tc_resnet, tcn, speech_dnn)}
+    return {m.NAME: m for m in (ds_cnn, tiny_cnn, tc_resnet, tcn, speech_dnn, speech_tcn)}
 
 
 MODELS: dict[str, ModuleType] = _modules()
