@@ -45,8 +45,8 @@ from wakeword.window import DEFAULT_WINDOW, WindowConfig
 __all__ = [
     "AugmentConfig",
     "PipelineConfig",
-    "batch_windows",
     "background_before",
+    "batch_windows",
     "cache_path",
     "clip_windows",
     "ensure_feature_cache",
@@ -73,7 +73,8 @@ class PipelineConfig:
     shuffle_buffer: int = 512  # windows shuffled together
     silent_lead: float = 0.5  # share of windows whose clip's background lead is digital silence
     # instead (the detector's buffer after a reset; `wakeword detect` starts every file so): on
-    # real clips 23.8% missed at 1 FA/h vs 33.3% with none and 36.3% with all (speech_tcn, one seed)
+    # real clips 23.8% and 28.5% missed at 1 FA/h (two seeds) vs 33.3% with none, 36.3% with all
+    # (speech_tcn, docs/BENCHMARKS.md section 1)
 
 
 # --- the feature cache ----------------------------------------------------------------------------
@@ -268,12 +269,8 @@ def clip_windows(
         take_pos = tf.logical_and(is_pos, k < repeats)
         end = tf.where(take_pos, pos_end, tf.where(is_pos, partial_end, neg_end))
         end = tf.clip_by_value(end, 0, length + shift + 1)
-        frame = end[:, None] - width + tf.range(width)[None, :]  # clip frames of each window
-        inside = tf.logical_and(frame >= 0, frame < length[:, None])
-        index = tf.gather(p["starts"], clip_of)[:, None] + tf.clip_by_value(frame, 0, length[:, None] - 1)
         silent = tf.random.stateless_uniform(tf.shape(clip_of), seed=tf.stack([seed, 9])) < config.silent_lead
-        inside &= tf.logical_not(tf.logical_and(silent[:, None], frame < width))
-        cut = tf.where(inside[:, :, None], tf.gather(p["feats"], index), floor)  # silence outside
+        cut = _cut(p, clip_of, end, silent, width=width, floor=floor)
         label = tf.cast(take_pos, tf.float32)[:, None]
         if shuffle:
             order = tf.argsort(tf.random.stateless_uniform(tf.shape(clip_of), seed=tf.stack([seed, 8])))
@@ -281,6 +278,19 @@ def clip_windows(
         return tf.data.Dataset.from_tensor_slices((cut, label))
 
     return tf.data.TFRecordDataset(path).flat_map(windows_of)
+
+
+def _cut(p: dict, clip_of, end, silent, *, width: int, floor: float):
+    """The ``width``-frame windows ending (exclusive) at frames ``end`` of clips ``clip_of``;
+    frames outside a clip, and the background lead of ``silent`` windows, read ``floor``."""
+    import tensorflow as tf
+
+    length = tf.gather(p["lengths"], clip_of)[:, None]
+    frame = end[:, None] - width + tf.range(width)[None, :]  # clip frames of each window
+    inside = tf.logical_and(frame >= 0, frame < length)
+    inside &= tf.logical_not(tf.logical_and(silent[:, None], frame < width))  # digital silence instead
+    index = tf.gather(p["starts"], clip_of)[:, None] + tf.clip_by_value(frame, 0, length - 1)
+    return tf.where(inside[:, :, None], tf.gather(p["feats"], index), floor)
 
 
 def spectral(augment: AugmentConfig) -> bool:
