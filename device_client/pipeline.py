@@ -13,12 +13,9 @@ Windows per clip: a positive clip gives ``positive_repeats`` windows ending just
 (jittered: time-shift augmentation) and one window ending in the middle of the phrase (a partial
 phrase is a negative); a negative clip gives ``negative_repeats`` windows ending at random places
 after its first 200 ms, a hard negative (partial phrase, sound-alike) ``hard_negative_repeats``:
-they are what a detector confuses with the phrase, and a tenth of the clips. Each clip is cached
-after a window of its own background (:func:`background_before`): a detector listens to a room,
-not to digital silence, and when clips were cached after silence the embedding models learnt
-"digital silence, then speech" as the phrase's cue (measured: a -70 dBFS noise floor added to real
-clips it found turned a third of them into misses). Negative windows end after the lead, in the
-clip's own sound. Training windows come in a random order drawn from the seed (the
+they are what a detector confuses with the phrase, and a tenth of the clips. Windows reaching
+before a clip's start are padded with silence (the log floor), as the detector's buffer starts,
+for negatives as for positives. Training windows come in a random order drawn from the seed (the
 store lists clips by kind; a shuffle buffer of half a phone left local epochs class-ordered).
 
 Augmentation (training only) is :mod:`device_client.augment`, applied to each batch.
@@ -36,7 +33,6 @@ import numpy as np
 
 from device_client.augment import AugmentConfig, augment_batch
 from device_client.store import HARD_KINDS, MANIFEST, PhoneStore
-from wakeword.constants import SAMPLE_RATE
 from wakeword.errors import ParameterError
 from wakeword.fileio import atomic_write
 from wakeword.frontend import features_of
@@ -45,20 +41,16 @@ from wakeword.window import DEFAULT_WINDOW, WindowConfig
 __all__ = [
     "AugmentConfig",
     "PipelineConfig",
-    "background_before",
     "batch_windows",
     "cache_path",
     "clip_windows",
     "ensure_feature_cache",
-    "lead_samples",
     "window_dataset",
 ]
 
 CACHE_DIR = "cache"
-CACHE_VERSION = 4  # bump when the cache record layout changes (4: clips after their background)
+CACHE_VERSION = 3  # bump when the cache record layout changes
 NEGATIVE_MIN_FRAMES = 10  # a negative window holds at least 200 ms of its clip
-BACKGROUND_SECONDS = 0.1  # a clip's first 100 ms (before any speech: synthesized clips lead with
-# 100-400 ms of their room, recorded takes keep 100 ms), looped back and forth, is its background
 
 
 @dataclass(frozen=True)
@@ -71,10 +63,6 @@ class PipelineConfig:
     hard_negative_repeats: int = 9  # windows per partial-phrase or sound-alike clip
     batch_size: int = 32  # examples per local step
     shuffle_buffer: int = 512  # windows shuffled together
-    silent_lead: float = 0.5  # share of windows whose clip's background lead is digital silence
-    # instead (the detector's buffer after a reset; `wakeword detect` starts every file so): on
-    # real clips 23.8% and 28.5% missed at 1 FA/h (two seeds) vs 33.3% with none, 36.3% with all
-    # (speech_tcn, docs/BENCHMARKS.md section 1)
 
 
 # --- the feature cache ----------------------------------------------------------------------------
@@ -111,32 +99,13 @@ def cache_is_current(store: PhoneStore, window: WindowConfig = DEFAULT_WINDOW) -
     return key.read_text() == cache_key(store, window)
 
 
-def background_before(audio: np.ndarray, samples: int, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """``samples`` of the sound before ``audio`` (1-D float32): its first :data:`BACKGROUND_SECONDS`
-    looped back and forth, ending on the sample ``audio`` starts with (no click at the join);
-    silence if ``audio`` is empty."""
-    head = np.asarray(audio[: round(BACKGROUND_SECONDS * sample_rate)], dtype=np.float32)
-    if samples <= 0 or head.size == 0:
-        return np.zeros(max(samples, 0), np.float32)
-    cycle = np.concatenate([head, head[::-1]])
-    loop = np.tile(cycle, samples // cycle.size + 1)
-    return loop[loop.size - samples :]
-
-
-def lead_samples(window: WindowConfig) -> int:
-    """Background put before every cached clip: one window of frames (so no training window reaches
-    before it), plus what the frontend's first frame needs (:attr:`FeatureConfig.lead_samples`)."""
-    return window.frames * window.features.hop_length + window.features.lead_samples
-
-
 def ensure_feature_cache(store: PhoneStore, window: WindowConfig = DEFAULT_WINDOW) -> Path:
     """Compute and cache every clip's features inside the store (once); returns the cache file.
 
     The file holds one record for the whole phone: ``feats`` (float32 bytes, all clips' frames
     concatenated, total_frames x n_mels), and per clip ``starts``, ``lengths`` (frames), ``labels``
     (1 positive), ``hard`` (1 for a partial phrase or sound-alike) and ``span_start``/``span_end``
-    (frames of the phrase, -1 if none). A clip's frames start with ``window.frames`` frames of its
-    background (:func:`lead_samples`). Long streams are left out (they are for evaluation).
+    (frames of the phrase, -1 if none). Long streams are left out (they are for evaluation).
     """
     import tensorflow as tf
 
@@ -152,7 +121,8 @@ def ensure_feature_cache(store: PhoneStore, window: WindowConfig = DEFAULT_WINDO
         if clip.kind == "stream":
             continue
         audio = store.read(clip)
-        audio = np.concatenate([background_before(audio, lead_samples(window)), audio])
+        if cfg.lead_samples:
+            audio = np.pad(audio, (cfg.lead_samples, 0))
         if audio.size < cfg.n_fft:
             audio = np.pad(audio, (cfg.n_fft - audio.size, 0))
         f = features_of(audio, config=cfg, source=str(store.path(clip)))
@@ -163,8 +133,8 @@ def ensure_feature_cache(store: PhoneStore, window: WindowConfig = DEFAULT_WINDO
         labels.append(1 if clip.label == "positive" else 0)
         hard.append(1 if clip.kind in HARD_KINDS else 0)
         if clip.span is not None:
-            span_start.append(cfg.frame_at(clip.span[0]) + window.frames)
-            span_end.append(cfg.frame_at(clip.span[1]) + window.frames)
+            span_start.append(cfg.frame_at(clip.span[0]))
+            span_end.append(cfg.frame_at(clip.span[1]))
         else:
             span_start.append(-1)
             span_end.append(-1)
@@ -262,15 +232,18 @@ def clip_windows(
         # negative: a partial phrase must not fire); a negative clip's window lies anywhere in it
         pos_end = s1 + 1 + tf.cast(u * (shift + 1), tf.int32)
         partial_end = s0 + tf.cast(tf.cast(s1 - s0, tf.float32) * (0.3 + 0.3 * u), tf.int32)
-        # ...anywhere from when its first 200 ms entered the detector's buffer (after the clip's
-        # background lead of `width` frames) to its end
-        lo = tf.minimum(width + min_frames, length)
+        # ...anywhere from when its first 200 ms entered the detector's (silent) buffer to its end:
+        # streaming starts every clip after silence, so negatives must show that too, not only
+        # the short positive clips (else "silence, then speech" becomes a cue for the phrase)
+        lo = tf.minimum(min_frames, length)
         neg_end = lo + tf.cast(u * tf.cast(length - lo + 1, tf.float32), tf.int32)
         take_pos = tf.logical_and(is_pos, k < repeats)
         end = tf.where(take_pos, pos_end, tf.where(is_pos, partial_end, neg_end))
         end = tf.clip_by_value(end, 0, length + shift + 1)
-        silent = tf.random.stateless_uniform(tf.shape(clip_of), seed=tf.stack([seed, 9])) < config.silent_lead
-        cut = _cut(p, clip_of, end, silent, width=width, floor=floor)
+        frame = end[:, None] - width + tf.range(width)[None, :]  # clip frames of each window
+        inside = tf.logical_and(frame >= 0, frame < length[:, None])
+        index = tf.gather(p["starts"], clip_of)[:, None] + tf.clip_by_value(frame, 0, length[:, None] - 1)
+        cut = tf.where(inside[:, :, None], tf.gather(p["feats"], index), floor)  # silence outside the clip
         label = tf.cast(take_pos, tf.float32)[:, None]
         if shuffle:
             order = tf.argsort(tf.random.stateless_uniform(tf.shape(clip_of), seed=tf.stack([seed, 8])))
@@ -278,19 +251,6 @@ def clip_windows(
         return tf.data.Dataset.from_tensor_slices((cut, label))
 
     return tf.data.TFRecordDataset(path).flat_map(windows_of)
-
-
-def _cut(p: dict, clip_of, end, silent, *, width: int, floor: float):
-    """The ``width``-frame windows ending (exclusive) at frames ``end`` of clips ``clip_of``;
-    frames outside a clip, and the background lead of ``silent`` windows, read ``floor``."""
-    import tensorflow as tf
-
-    length = tf.gather(p["lengths"], clip_of)[:, None]
-    frame = end[:, None] - width + tf.range(width)[None, :]  # clip frames of each window
-    inside = tf.logical_and(frame >= 0, frame < length)
-    inside &= tf.logical_not(tf.logical_and(silent[:, None], frame < width))  # digital silence instead
-    index = tf.gather(p["starts"], clip_of)[:, None] + tf.clip_by_value(frame, 0, length - 1)
-    return tf.where(inside[:, :, None], tf.gather(p["feats"], index), floor)
 
 
 def spectral(augment: AugmentConfig) -> bool:

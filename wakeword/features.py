@@ -85,14 +85,14 @@ class FeatureConfig:
 
     @property
     def lead_samples(self) -> int:
-        """Audio the first frame needs before a clip (0 for log-mel): phones cache each clip after
-        a window of its background plus this much, so the frames that straddle the clip's start
-        are computed as a stream computes them."""
+        """Silence put before a clip when its features are cached: for the embedding, the frames
+        that straddle the clip's start are then computed as a stream computes them (0 for log-mel,
+        whose frames are short enough to pad with silence frames)."""
         return self.n_fft - self.hop_length if self.kind == "speech_embedding" else 0
 
     def frame_at(self, seconds: float) -> int:
-        """The frame at ``seconds`` into a clip's features (log-mel: the nearest frame start; the
-        embedding, computed after :attr:`lead_samples`: the first frame ending at or after it)."""
+        """The cached frame at ``seconds`` into a clip (log-mel: the nearest frame start; the
+        embedding, cached after :attr:`lead_samples`: the first frame ending at or after it)."""
         if self.kind == "speech_embedding":
             return max(0, int(np.ceil(round(seconds * 1000 / self.hop_ms, 6))) - 1)
         return round(seconds * 1000 / self.hop_ms)
