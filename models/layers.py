@@ -75,6 +75,13 @@ def head(x, *, dropout: float, seed: int | None, index: int):
         if len(x.shape) == 4
         else tf.keras.layers.GlobalAveragePooling1D()(x)
     )
+    return probability(x, dropout=dropout, seed=seed, index=index)
+
+
+def probability(x, *, dropout: float, seed: int | None, index: int):
+    """Dropout, then one sigmoid unit named ``probability`` (``(batch, n) -> (batch, 1)``)."""
+    import tensorflow as tf
+
     if dropout:
         x = tf.keras.layers.Dropout(dropout, seed=seed)(x)
     return tf.keras.layers.Dense(

@@ -13,7 +13,7 @@ it streams (:mod:`models.streaming`): one new embedding per 80 ms stride, the la
 
 from __future__ import annotations
 
-from models.layers import FRONTEND_LAYER, channels, initializer
+from models.layers import FRONTEND_LAYER, channels, initializer, probability
 from wakeword.features import EMBEDDING_FEATURES
 
 NAME = "speech_dnn"
@@ -50,12 +50,7 @@ def build(input_shape: tuple[int, int], *, width: float = 1.0, dropout: float = 
         x = tf.keras.layers.Dense(units, kernel_initializer=initializer(seed, i), name=f"dense_{i}")(x)
         x = tf.keras.layers.LayerNormalization(name=f"norm_{i}")(x)
         x = tf.keras.layers.ReLU(name=f"relu_{i}")(x)
-    if dropout:
-        x = tf.keras.layers.Dropout(dropout, seed=seed)(x)
-    out = tf.keras.layers.Dense(
-        1, activation="sigmoid", kernel_initializer=initializer(seed, 9), name="probability"
-    )(x)
-    return tf.keras.Model(inputs, out, name=NAME)
+    return tf.keras.Model(inputs, probability(x, dropout=dropout, seed=seed, index=9), name=NAME)
 
 
 def stream_state_shapes(classifier) -> dict[str, tuple[int, int, int]]:

@@ -17,7 +17,7 @@ and export are :mod:`models.speech_dnn`'s.
 
 from __future__ import annotations
 
-from models.layers import channels, initializer
+from models.layers import channels, initializer, probability
 from models.speech_dnn import (  # noqa: F401 (the registry and streaming read them from this module)
     FEATURES,
     INT8_REFUSED,
@@ -48,9 +48,4 @@ def build(input_shape: tuple[int, int], *, width: float = 1.0, dropout: float = 
         )(x)
         x = tf.keras.layers.ReLU(name=f"relu_{i}")(x)
     x = tf.keras.layers.Flatten(name="flatten")(x)
-    if dropout:
-        x = tf.keras.layers.Dropout(dropout, seed=seed)(x)
-    out = tf.keras.layers.Dense(
-        1, activation="sigmoid", kernel_initializer=initializer(seed, 9), name="probability"
-    )(x)
-    return tf.keras.Model(inputs, out, name=NAME)
+    return tf.keras.Model(inputs, probability(x, dropout=dropout, seed=seed, index=9), name=NAME)
