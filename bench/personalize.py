@@ -113,10 +113,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--splits", type=int, default=5)
     parser.add_argument("--weakest", type=int, default=2, help="held-out phones the model serves worst")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--output-only", action="store_true", help="the output unit alone trains (not the block before it)"
+    )
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     base = OUT / "base-trainable.tflite"
-    export_run(args.run, base, config=ExportConfig(quantize="none", trainable=True), report=args.report)
+    config = ExportConfig(quantize="none", trainable=True, train_block=not args.output_only)
+    export_run(args.run, base, config=config, report=args.report)
     fleet = Fleet(args.fleet)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -140,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         goal = "met" if row["goal_met"] else "missed"
         after = row["fa_per_hour_after"]
         print(f"  {row['owner']}: FA/h {fa['base']:.2f} -> {after:.2f} ({hours:.2f} h); goal {goal}")
-    path = record("personalize", {"owners": results, "negative_hours": hours})
+    trained = "output unit" if args.output_only else "output unit and the block before it"
+    path = record("personalize", {"owners": results, "negative_hours": hours, "trained": trained})
     print(f"results: {path}")
     return 0
 

@@ -2,9 +2,11 @@
 interpreter alone (``wakeword personalize``).
 
 The model file must be the trainable form (``wakeword export --trainable``,
-:mod:`orchestrator.export_trainable`): its ``embed`` signature gives the frozen body's pooled
-features of a window, ``train`` takes one gradient step on the output layer, ``save`` and
-``restore`` read and set it, ``negatives`` returns features of other speech the server synthesized.
+:mod:`orchestrator.export_trainable`): its ``embed`` signature gives a window's features (the
+frozen body's output), ``train`` takes one gradient step on the model's tail (the output unit and,
+for speech_dnn, the dense block before it), ``logits`` scores features with the tail as it is,
+``save`` and ``restore`` read and set the tail's weights, ``negatives`` returns features of other
+speech the server synthesized.
 
 1. The owner's positive takes are split: most train, some are held out (:attr:`held_out`).
 2. Each take is streamed as the detector streams it; its windows the shipped model scores highest
@@ -13,9 +15,8 @@ features of a window, ``train`` takes one gradient step on the output layer, ``s
 3. Balanced batches (half owner, half negatives) for :attr:`steps` calls of ``train``.
 4. The threshold: never below the shipped one, and above every negative window's new score by
    :attr:`margin` in logits (so the gain is not bought with false accepts on what the phone knows
-   to be negative). Measured (bench.personalize): this is not enough to hold false accepts on
-   real speech; the output layer alone moves the owner's windows and much other speech together.
-5. The new file is the same graph with the new output layer and threshold in its metadata (the
+   to be negative).
+5. The new file is the same graph with the new tail's weights and threshold in its metadata (the
    device's loader restores them, :class:`wakeword.stream.TFLiteModel`); written atomically; the
    store is only read.
 """
@@ -102,11 +103,10 @@ def personalize(
     smoothing = detector_from_metadata(meta).smooth_windows
     before = _operating(runners, held, negatives, smoothing, meta["threshold"])
     say(
-        f"training the output layer: {len(train)} takes ({len(positives)} windows), "
+        f"training the tail: {len(train)} takes ({len(positives)} windows), "
         f"{len(negatives)} negatives"
     )
-    losses = runners.fit(positives, negatives, config.steps, rng, batch=int(meta["trainable"]["batch"]))
-    kernel, bias = runners.weights()
+    losses = runners.fit(positives, negatives, config.steps, rng)
     threshold = _threshold(float(meta["threshold"]), runners.logits(negatives).max() + config.margin)
     after = _operating(runners, held, negatives, smoothing, threshold)
     meta = {
@@ -116,7 +116,7 @@ def personalize(
         "personalized": {
             "base_version": meta["model_version"], "base_threshold": meta["threshold"],
             "takes": len(train), "held_out_takes": len(held),
-            "kernel": kernel.reshape(-1).tolist(), "bias": bias.reshape(-1).tolist(),
+            "weights": {name: value.reshape(-1).tolist() for name, value in runners.weights().items()},
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         },
     }  # fmt: skip
@@ -129,7 +129,7 @@ def personalize(
 
 def _inputs(model: Path, store, config: PersonalizeConfig) -> tuple[dict, PhoneStore, list[np.ndarray]]:
     """The trainable file's metadata, the store and its positive takes (checked). A file that is
-    already personalized starts again from its base model: its own output layer and threshold
+    already personalized starts again from its base model: its own tail and threshold
     are set aside (the file's graph still holds the base weights)."""
     meta = read_metadata(model)
     if not meta.get("trainable"):
@@ -178,6 +178,8 @@ class _Runners:
         self._embed = self.interpreter.get_signature_runner("embed")
         self._train = self.interpreter.get_signature_runner("train")
         self._save = self.interpreter.get_signature_runner("save")
+        self._logits = self.interpreter.get_signature_runner("logits")
+        self.batch = int(self._logits.get_input_details()["features"]["shape"][0])  # the file's train batch
 
     def all_features(self, audio: np.ndarray, window) -> np.ndarray:
         """Pooled features of every window of ``audio`` as streamed, ``(n, C)``."""
@@ -188,28 +190,33 @@ class _Runners:
         )
 
     def take_features(self, audio: np.ndarray, window, k: int) -> np.ndarray:
-        """Features of the ``k`` windows of a take the current output layer scores highest."""
+        """Features of the ``k`` windows of a take the current tail scores highest."""
         feats = self.all_features(audio, window)
         return feats[np.argsort(self.head(feats))[-k:]]
 
     def logits(self, features: np.ndarray) -> np.ndarray:
-        """The current output layer's logits for ``features`` ``(n, C)``."""
-        kernel, bias = self.weights()
-        return (features @ kernel + bias).reshape(-1)
+        """The current tail's logits for ``features`` ``(n, C)``, through the file's ``logits``
+        (a fixed batch: the last one padded)."""
+        batch = self.batch
+        padded = np.zeros((-(-len(features) // batch) * batch, features.shape[1]), np.float32)
+        padded[: len(features)] = features
+        out = [self._logits(features=padded[i : i + batch])["logits"] for i in range(0, len(padded), batch)]
+        return np.concatenate(out).reshape(-1)[: len(features)]
 
     def head(self, features: np.ndarray) -> np.ndarray:
-        """The current output layer's probabilities for ``features`` ``(n, C)``."""
+        """The current tail's probabilities for ``features`` ``(n, C)``."""
         return 1 / (1 + np.exp(-self.logits(features)))
 
     def negatives(self) -> np.ndarray:
         return self.interpreter.get_signature_runner("negatives")()["features"]
 
-    def weights(self) -> tuple[np.ndarray, np.ndarray]:
-        saved = self._save()
-        return saved["kernel"], saved["bias"]
+    def weights(self) -> dict[str, np.ndarray]:
+        """The tail's weights now, by name."""
+        return self._save()
 
-    def fit(self, positives, negatives, steps: int, rng: np.random.Generator, *, batch: int) -> list[float]:
+    def fit(self, positives, negatives, steps: int, rng: np.random.Generator) -> list[float]:
         """``steps`` balanced batches through the file's ``train``; the loss of each."""
+        batch = self.batch
         half = batch // 2
         labels = np.concatenate([np.ones(half), np.zeros(batch - half)]).astype(np.float32)[:, None]
         losses = []

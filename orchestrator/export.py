@@ -70,6 +70,9 @@ class ExportConfig:
     seed: int = 0  # synthesis of calibration and check audio
     streaming: bool | None = None  # None: the streaming form where the architecture has one
     trainable: bool = False  # the float file a phone fine-tunes (orchestrator.export_trainable)
+    # a trainable file's hidden block before the output unit trains too, where the model has one
+    # (False: the output unit alone, as before; measured in bench.personalize)
+    train_block: bool = True
 
     def __post_init__(self) -> None:
         if self.quantize is not None and self.quantize not in QUANTIZE_MODES:
@@ -269,6 +272,7 @@ def _trainable(run: Path, classifier, window, clips, config: ExportConfig, metad
     ``metadata`` what a phone needs to train it."""
     from data_tools.server_audio import phrase_stream
     from orchestrator import export_trainable as trainable
+    from orchestrator.trainable_tail import L2_TO_BASE
 
     say("synthesizing negatives for on-device training (server-side voices, other speech)")
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 3]))
@@ -278,12 +282,15 @@ def _trainable(run: Path, classifier, window, clips, config: ExportConfig, metad
     ]
     negatives = detector_windows(streams, window, per_clip=trainable.NEGATIVE_WINDOWS // len(streams))
     say("converting to a trainable float TFLite file")
-    flatbuffer, error = trainable.export_trainable_checked(run, classifier, window, clips, negatives)
+    flatbuffer, error, tail = trainable.export_trainable_checked(
+        run, classifier, window, clips, negatives, block=config.train_block
+    )
     metadata["trainable"] = {
+        **tail,
         "signatures": list(trainable.SIGNATURES),
         "batch": trainable.TRAIN_BATCH,
-        "learning_rate": trainable.LEARNING_RATE,
-        "l2_to_base": trainable.L2_TO_BASE,
+        "learning_rate": {"output": trainable.LEARNING_RATE, "block": trainable.BLOCK_LEARNING_RATE},
+        "l2_to_base": L2_TO_BASE,
         "negatives": len(negatives),
     }
     return flatbuffer, error, None

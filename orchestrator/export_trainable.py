@@ -1,22 +1,22 @@
 """``wakeword export --trainable``: a float TFLite file a phone fine-tunes with the TFLite
 interpreter alone (on-device personalization, :mod:`device_client.personalize`).
 
-The file holds the whole model (frontend in the graph, raw audio in) with its output layer, the
-sigmoid unit over the pooled features, as two resource variables, and five signatures, builtin ops
-only:
+The file holds the whole model (frontend in the graph, raw audio in). Its *tail*
+(:mod:`orchestrator.trainable_tail`: the sigmoid unit and, for speech_dnn, the dense block before
+it) is a set of resource variables; seven signatures, builtin ops only:
 
 - ``infer``: one window ``(1, window.samples)`` -> ``probability`` ``(1, 1)`` (reads the variables);
-- ``embed``: one window -> ``features`` ``(1, C)``, the frozen body's pooled output;
+- ``embed``: one window -> ``features`` ``(1, C)``, the frozen body's output (the tail's input);
 - ``train``: ``features`` ``(TRAIN_BATCH, C)`` and ``labels`` ``(TRAIN_BATCH, 1)`` -> ``loss``:
-  one gradient step on the output layer (binary cross-entropy plus :data:`L2_TO_BASE` times the
-  squared distance to the shipped weights, so a few takes cannot pull it far), the gradient written
-  out (no tape: a logistic unit's is two matmuls);
-- ``save``: -> ``kernel``, ``bias``; ``restore``: ``kernel``, ``bias`` -> the same, now in place;
-- ``negatives``: -> ``features`` ``(NEGATIVE_WINDOWS, C)``: the pooled features of windows of
-  other speech the server synthesized, so the phone trains against negatives it never recorded.
+  one gradient-descent step on the tail (binary cross-entropy plus a pull to the shipped weights,
+  so a few takes cannot pull it far), the gradient written out (no tape);
+- ``logits``: ``features`` ``(TRAIN_BATCH, C)`` -> ``logits`` ``(TRAIN_BATCH, 1)``, the tail now;
+- ``save``: -> every tail weight by name; ``restore``: the same names -> the same, now in place;
+- ``negatives``: -> ``features`` ``(NEGATIVE_WINDOWS, C)``: the features of windows of other
+  speech the server synthesized, so the phone trains against negatives it never recorded.
 
-Only the output layer trains: the body's gradient needs ops TFLite's builtins lack
-(``BroadcastGradientArgs``, convolution backprop), and a phone has a few takes, not thousands.
+The frozen body does not train: its gradient needs ops TFLite's builtins lack (convolution
+backprop, ``BroadcastGradientArgs``), and a phone has a few takes, not thousands.
 """
 
 from __future__ import annotations
@@ -27,18 +27,24 @@ from pathlib import Path
 import numpy as np
 
 from orchestrator.export_checks import FLOAT_TOLERANCE, ExportCheckError, convert_with, detector_windows
+from orchestrator.trainable_tail import OUTPUT_WEIGHTS, find_tail, tail_logits, tail_step
 from wakeword.window import WindowConfig
 
-__all__ = ["L2_TO_BASE", "NEGATIVE_WINDOWS", "TRAIN_BATCH", "convert_trainable", "trainable_module"]
+__all__ = ["NEGATIVE_WINDOWS", "TRAIN_BATCH", "convert_trainable", "learning_rate", "trainable_module"]
 
 TRAIN_BATCH = 32  # examples per `train` call (static shapes convert to builtin ops only)
-LEARNING_RATE = 0.5  # plain gradient descent on the output layer (pooled features are O(1))
-L2_TO_BASE = 0.01  # weight of 0.5 * ||(kernel, bias) - shipped||^2 in the loss
+LEARNING_RATE = 0.5  # plain gradient descent on the output unit (its features are O(1))
+BLOCK_LEARNING_RATE = 0.1  # on the hidden block before it, where the model has one
 NEGATIVE_WINDOWS = 256  # windows of server-synthesized other speech whose features ship in the file
-SIGNATURES = ("infer", "embed", "train", "save", "restore", "negatives")
+SIGNATURES = ("infer", "embed", "train", "logits", "save", "restore", "negatives")
 
 
-def trainable_module(classifier, window: WindowConfig, negatives: np.ndarray):
+def learning_rate(name: str) -> float:
+    """The gradient-descent step of weight ``name`` (:mod:`orchestrator.trainable_tail`)."""
+    return LEARNING_RATE if name in OUTPUT_WEIGHTS else BLOCK_LEARNING_RATE
+
+
+def trainable_module(classifier, window: WindowConfig, negatives: np.ndarray, *, block: bool = True):
     """The ``tf.Module`` whose signatures :func:`convert_trainable` converts (see the module doc).
 
     Parameters
@@ -49,79 +55,59 @@ def trainable_module(classifier, window: WindowConfig, negatives: np.ndarray):
     window : WindowConfig
     negatives : np.ndarray [shape=(n, window.samples)]
         Negative windows; their features are stored in the file.
+    block : bool
+        Train the hidden block before the output unit too, where the model has one.
     """
     import tensorflow as tf
 
     from models.registry import with_frontend
 
-    dense = classifier.get_layer("probability")
-    body = tf.keras.Model(classifier.input, dense.input, name="body")
+    tail = find_tail(classifier, block=block)
+    body = tf.keras.Model(classifier.input, tail.features, name="body")
     embed = with_frontend(body, window_samples=window.samples, features=window.features, batch_size=1)
-    kernel0, bias0 = (np.asarray(v, np.float32) for v in dense.get_weights())
-    channels = kernel0.shape[0]
     stored = np.concatenate([embed(w[None]).numpy() for w in negatives]).astype(np.float32)
+    module = tf.Module(name="trainable")
+    module.embed_model = embed
+    module.tail = {"weights": list(tail.weights), "epsilon": tail.epsilon, "channels": tail.channels}
+    module.weights = {name: tf.Variable(value, name=name) for name, value in tail.weights.items()}
+    base = {name: tf.constant(value) for name, value in tail.weights.items()}
     audio = tf.TensorSpec((1, window.samples), tf.float32)
 
-    class Trainable(tf.Module):
-        def __init__(self) -> None:
-            super().__init__(name="trainable")
-            self.embed_model = embed
-            self.kernel = tf.Variable(kernel0, name="kernel")
-            self.bias = tf.Variable(bias0, name="bias")
+    def infer(audio):
+        return {"probability": tf.sigmoid(tail_logits(embed(audio), module.weights, tail.epsilon))}
 
-        @tf.function(input_signature=[audio])
-        def infer(self, audio):
-            return {"probability": tf.sigmoid(self.embed_model(audio) @ self.kernel + self.bias)}
+    def embed_signature(audio):
+        return {"features": embed(audio)}
 
-        @tf.function(input_signature=[audio])
-        def embed(self, audio):
-            return {"features": self.embed_model(audio)}
+    def train(features, labels):
+        loss, grads = tail_step(features, labels, module.weights, base, tail.epsilon)
+        for name, grad in grads.items():
+            module.weights[name].assign_sub(learning_rate(name) * grad)
+        return {"loss": loss}
 
-        @tf.function(
-            input_signature=[
-                tf.TensorSpec((TRAIN_BATCH, channels), tf.float32),
-                tf.TensorSpec((TRAIN_BATCH, 1), tf.float32),
-            ]
-        )
-        def train(self, features, labels):
-            loss, grad_kernel, grad_bias = head_step(features, labels, self.kernel, self.bias, kernel0, bias0)
-            self.kernel.assign_sub(LEARNING_RATE * grad_kernel)
-            self.bias.assign_sub(LEARNING_RATE * grad_bias)
-            return {"loss": loss}
+    def save():
+        return {name: tf.identity(v) for name, v in module.weights.items()}
 
-        @tf.function(input_signature=[])
-        def save(self):
-            return {"kernel": tf.identity(self.kernel), "bias": tf.identity(self.bias)}
+    def restore(*values):
+        for name, value in zip(tail.weights, values):
+            module.weights[name].assign(value)
+        return save()
 
-        @tf.function(
-            input_signature=[tf.TensorSpec((channels, 1), tf.float32), tf.TensorSpec((1,), tf.float32)]
-        )
-        def restore(self, kernel, bias):
-            self.kernel.assign(kernel)
-            self.bias.assign(bias)
-            return {"kernel": tf.identity(self.kernel), "bias": tf.identity(self.bias)}
+    def logits(features):
+        return {"logits": tail_logits(features, module.weights, tail.epsilon)}
 
-        @tf.function(input_signature=[])
-        def negatives(self):
-            return {"features": tf.constant(stored)}
+    def shipped_negatives():
+        return {"features": tf.constant(stored)}
 
-    return Trainable()
-
-
-def head_step(features, labels, kernel, bias, kernel0, bias0):
-    """Loss and gradient of the output layer: mean binary cross-entropy of ``sigmoid(f @ k + b)``
-    plus ``L2_TO_BASE / 2`` times the squared distance to ``(kernel0, bias0)`` (TensorFlow ops;
-    also the reference the tests compare the TFLite step with)."""
-    import tensorflow as tf
-
-    logits = features @ kernel + bias
-    bce = tf.reduce_mean(tf.nn.relu(logits) - logits * labels + tf.math.log1p(tf.exp(-tf.abs(logits))))
-    dk, db = kernel - kernel0, bias - bias0
-    loss = bce + 0.5 * L2_TO_BASE * (tf.reduce_sum(dk * dk) + tf.reduce_sum(db * db))
-    error = (tf.sigmoid(logits) - labels) / float(features.shape[0])
-    grad_kernel = tf.transpose(features) @ error + L2_TO_BASE * dk
-    grad_bias = tf.reduce_sum(error, axis=0) + L2_TO_BASE * db
-    return loss, grad_kernel, grad_bias
+    examples = [tf.TensorSpec((TRAIN_BATCH, tail.channels), tf.float32, name="features"),
+                tf.TensorSpec((TRAIN_BATCH, 1), tf.float32, name="labels")]  # fmt: skip
+    weights = [tf.TensorSpec(v.shape, tf.float32, name=name) for name, v in tail.weights.items()]
+    signatures = {"infer": (infer, [audio]), "embed": (embed_signature, [audio]),
+                  "train": (train, examples), "logits": (logits, examples[:1]), "save": (save, []),
+                  "restore": (restore, weights), "negatives": (shipped_negatives, [])}  # fmt: skip
+    for name, (function, spec) in signatures.items():
+        setattr(module, name, tf.function(function, input_signature=spec))
+    return module
 
 
 def convert_trainable(module) -> bytes:
@@ -139,15 +125,16 @@ def convert_trainable(module) -> bytes:
 
 
 def export_trainable_checked(
-    run: Path, classifier, window: WindowConfig, clips, negatives
-) -> tuple[bytes, float]:
+    run: Path, classifier, window: WindowConfig, clips, negatives, *, block: bool = True
+) -> tuple[bytes, float, dict]:
     """The trainable flatbuffer, checked: ``infer`` matches the Keras model within
-    :data:`FLOAT_TOLERANCE` on the check clips' windows; returns it and the largest difference."""
+    :data:`FLOAT_TOLERANCE` on the check clips' windows; returns it, the largest difference and
+    what trains (weight names, the block's epsilon, the features' width)."""
     import tensorflow as tf
 
     from models.registry import with_frontend
 
-    module = trainable_module(classifier, window, negatives)
+    module = trainable_module(classifier, window, negatives, block=block)
     flatbuffer = convert_trainable(module)
     keras = with_frontend(classifier, window_samples=window.samples, features=window.features, batch_size=1)
     interpreter = tf.lite.Interpreter(model_content=flatbuffer)
@@ -160,4 +147,4 @@ def export_trainable_checked(
         raise ExportCheckError(
             f"{run}: trainable TFLite differs from Keras by {error:.2e} (> {FLOAT_TOLERANCE:g}); not written"
         )
-    return flatbuffer, error
+    return flatbuffer, error, dict(module.tail)

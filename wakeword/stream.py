@@ -103,9 +103,10 @@ class TFLiteModel:
     def _load_trainable(self) -> None:
         head = self.metadata.get("personalized")
         if head is not None:
-            kernel = np.asarray(head["kernel"], np.float32)[:, None]
+            saved = self.interpreter.get_signature_runner("save")()
+            weights = {name: np.asarray(head["weights"][name], np.float32) for name in saved}
             self.interpreter.get_signature_runner("restore")(
-                kernel=kernel, bias=np.asarray(head["bias"], np.float32)
+                **{name: value.reshape(saved[name].shape) for name, value in weights.items()}
             )
         self._infer = self.interpreter.get_signature_runner("infer")
 

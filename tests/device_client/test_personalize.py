@@ -54,29 +54,40 @@ def _tree_digest(root: Path) -> str:
 
 
 def test_the_tflite_train_step_matches_tensorflow(trainable, rng):
-    """20 steps of the file's `train` signature give TensorFlow's losses and weights (1e-4)."""
+    """20 steps of the file's `train` signature give TensorFlow's losses and weights (1e-4), and
+    the written-out gradients are a gradient tape's."""
     import tensorflow as tf
 
-    from orchestrator.export_trainable import LEARNING_RATE, TRAIN_BATCH, head_step
+    from orchestrator.export_trainable import TRAIN_BATCH, learning_rate
+    from orchestrator.trainable_tail import BLOCK_WEIGHTS, L2_TO_BASE, tail_logits, tail_step
 
     interpreter = tf.lite.Interpreter(model_content=trainable.read_bytes())
     train, save = interpreter.get_signature_runner("train"), interpreter.get_signature_runner("save")
     start = save()
-    kernel, bias = tf.Variable(start["kernel"]), tf.Variable(start["bias"])
+    assert set(BLOCK_WEIGHTS) <= set(start)  # the default model's dense block trains too
+    weights = {name: tf.Variable(value) for name, value in start.items()}
+    epsilon = read_metadata(trainable)["trainable"]["epsilon"]
     negatives = interpreter.get_signature_runner("negatives")()["features"]
     assert negatives.shape[0] >= 200 and np.isfinite(negatives).all()
     for _ in range(20):
-        features = rng.uniform(0, 2, (TRAIN_BATCH, kernel.shape[0])).astype(np.float32)
+        features = rng.uniform(0, 2, (TRAIN_BATCH, start["hidden_kernel"].shape[0])).astype(np.float32)
         labels = (rng.random((TRAIN_BATCH, 1)) < 0.5).astype(np.float32)
         got = float(train(features=features, labels=labels)["loss"])
-        base = (start["kernel"], start["bias"])
-        loss, grad_kernel, grad_bias = head_step(features, labels, kernel, bias, *base)
-        kernel.assign_sub(LEARNING_RATE * grad_kernel)
-        bias.assign_sub(LEARNING_RATE * grad_bias)
+        loss, grads = tail_step(features, labels, weights, start, epsilon)
+        with tf.GradientTape() as tape:
+            logits = tail_logits(features, weights, epsilon)
+            pull = tf.add_n([tf.reduce_sum((weights[n] - start[n]) ** 2) for n in weights])
+            bce = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels, logits))
+            taped = bce + 0.5 * L2_TO_BASE * pull
+        for name, grad in tape.gradient(taped, weights).items():
+            np.testing.assert_allclose(grads[name], grad, atol=1e-6)
+        for name, grad in grads.items():
+            weights[name].assign_sub(learning_rate(name) * grad)
         assert abs(got - float(loss)) <= 1e-4
     end = save()
-    np.testing.assert_allclose(end["kernel"], kernel.numpy(), atol=1e-4)
-    assert np.abs(end["kernel"] - start["kernel"]).max() > 1e-3  # it did train
+    for name, value in weights.items():
+        np.testing.assert_allclose(end[name], value.numpy(), atol=1e-4)
+    assert np.abs(end["hidden_kernel"] - start["hidden_kernel"]).max() > 1e-4  # it did train
 
 
 def test_personalize_raises_the_owners_scores_and_loads_in_detect(trainable, owner, tmp_path):

@@ -45,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--trainable",
         action="store_true",
         help="write the float file a phone fine-tunes to its owner (`wakeword personalize`): "
-        "signatures infer, embed, train, save, restore, negatives; the output layer trains",
+        "signatures infer, embed, train, logits, save, restore, negatives; the output unit and "
+        "(speech_dnn) the dense block before it train",
     )
     parser.add_argument(
         "--max-quantization-error",
@@ -95,6 +96,6 @@ def format_report(report: dict) -> str:
 
 def _form(meta: dict) -> str:
     if meta.get("trainable"):
-        return "trainable (window per call; its output layer fine-tunes on the phone)"
+        return "trainable (window per call; its tail fine-tunes on the phone)"
     stride = meta["window"]["stride_ms"]
     return f"streaming ({stride:g} ms and a state per call)" if meta.get("streaming") else "window"
