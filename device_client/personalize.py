@@ -41,10 +41,11 @@ from wakeword.tflite_format import (
     embed_metadata,
     native_output_silenced,
     read_metadata,
+    restore_tail,
     window_from_metadata,
 )
 
-__all__ = ["PersonalizeConfig", "personalize"]
+__all__ = ["PersonalizeConfig", "TrainableFile", "personalize"]
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def personalize(
     meta, phone, takes = _inputs(model, store, config)  # checks the file exists and is trainable
     content = model.read_bytes()
     rng = np.random.default_rng(config.seed)
-    runners = _Runners(content)
+    runners = TrainableFile(content)
     window = window_from_metadata(meta)
     order = rng.permutation(len(takes))
     n_held = round(config.held_out * len(takes))
@@ -102,10 +103,7 @@ def personalize(
     negatives = np.concatenate([runners.negatives(), *own_negatives])
     smoothing = detector_from_metadata(meta).smooth_windows
     before = _operating(runners, held, negatives, smoothing, meta["threshold"])
-    say(
-        f"training the tail: {len(train)} takes ({len(positives)} windows), "
-        f"{len(negatives)} negatives"
-    )
+    say(f"training the tail: {len(train)} takes ({len(positives)} windows), {len(negatives)} negatives")
     losses = runners.fit(positives, negatives, config.steps, rng)
     threshold = _threshold(float(meta["threshold"]), runners.logits(negatives).max() + config.margin)
     after = _operating(runners, held, negatives, smoothing, threshold)
@@ -154,7 +152,7 @@ def _threshold(shipped: float, logit: float) -> float:
 
 
 def _operating(
-    runners: _Runners, held: list[np.ndarray], negatives, smoothing: int, threshold: float
+    runners: TrainableFile, held: list[np.ndarray], negatives, smoothing: int, threshold: float
 ) -> dict:
     """Held-out takes (their windows' features) the detector finds at ``threshold`` (their best
     smoothed score reaches it), and negative windows whose score does."""
@@ -167,8 +165,8 @@ def _operating(
     }
 
 
-class _Runners:
-    """The trainable file's signatures on one interpreter (the variables they share live in it)."""
+class TrainableFile:
+    """A trainable file's signatures on one interpreter (the variables they share live in it)."""
 
     def __init__(self, content: bytes) -> None:
         import tensorflow as tf
@@ -181,13 +179,15 @@ class _Runners:
         self._logits = self.interpreter.get_signature_runner("logits")
         self.batch = int(self._logits.get_input_details()["features"]["shape"][0])  # the file's train batch
 
+    def embed(self, window: np.ndarray) -> np.ndarray:
+        """Features ``(1, C)`` of one window ``(samples,)``: the frozen body's output."""
+        return self._embed(audio=window.reshape(1, -1).astype(np.float32, copy=False))["features"]
+
     def all_features(self, audio: np.ndarray, window) -> np.ndarray:
-        """Pooled features of every window of ``audio`` as streamed, ``(n, C)``."""
+        """Features of every window of ``audio`` as streamed, ``(n, C)``."""
         padded, n = pad_for_streaming(audio, window)
         s, w = window.stride_samples, window.samples
-        return np.concatenate(
-            [self._embed(audio=padded[None, i * s : i * s + w])["features"] for i in range(n)]
-        )
+        return np.concatenate([self.embed(padded[i * s : i * s + w]) for i in range(n)])
 
     def take_features(self, audio: np.ndarray, window, k: int) -> np.ndarray:
         """Features of the ``k`` windows of a take the current tail scores highest."""
@@ -213,6 +213,10 @@ class _Runners:
     def weights(self) -> dict[str, np.ndarray]:
         """The tail's weights now, by name."""
         return self._save()
+
+    def restore(self, weights: dict) -> None:
+        """Set the tail's weights (``name -> values``)."""
+        restore_tail(self.interpreter, weights)
 
     def fit(self, positives, negatives, steps: int, rng: np.random.Generator) -> list[float]:
         """``steps`` balanced batches through the file's ``train``; the loss of each."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from models.layers import channels, head, initializer, norm, standardize
 
 NAME = "tc_resnet"
-DESCRIPTION = "TC-ResNet8 temporal convolutions (mels as channels), ~37k parameters, the default"
+DESCRIPTION = "TC-ResNet8 temporal convolutions (mels as channels), ~37k parameters"
 PAPER = "Choi et al. 2019, arXiv 1904.03814"
 DEFAULT_WIDTH = 0.75
 

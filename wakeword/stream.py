@@ -101,13 +101,11 @@ class TFLiteModel:
             self._silent = dict(self._state)
 
     def _load_trainable(self) -> None:
+        from wakeword.tflite_format import restore_tail
+
         head = self.metadata.get("personalized")
         if head is not None:
-            saved = self.interpreter.get_signature_runner("save")()
-            weights = {name: np.asarray(head["weights"][name], np.float32) for name in saved}
-            self.interpreter.get_signature_runner("restore")(
-                **{name: value.reshape(saved[name].shape) for name, value in weights.items()}
-            )
+            restore_tail(self.interpreter, head["weights"])
         self._infer = self.interpreter.get_signature_runner("infer")
 
     def __call__(self, window: np.ndarray) -> float:

@@ -29,6 +29,7 @@ __all__ = [
     "embed_metadata",
     "native_output_silenced",
     "read_metadata",
+    "restore_tail",
     "window_from_metadata",
 ]
 
@@ -120,6 +121,16 @@ def detector_from_metadata(meta: dict, *, threshold: float | None = None) -> Det
         smooth_windows=int(det["smooth_windows"]),
         refractory_s=float(det["refractory_s"]),
         threshold=float(meta["threshold"] if threshold is None else threshold),
+    )
+
+
+def restore_tail(interpreter, weights: dict) -> None:
+    """Set a trainable file's tail (``wakeword export --trainable``) on ``interpreter`` through its
+    ``restore`` signature: ``weights`` maps each weight's name to its values (any shape, e.g. the
+    flat lists a personalized file's metadata holds)."""
+    shapes = {name: value.shape for name, value in interpreter.get_signature_runner("save")().items()}
+    interpreter.get_signature_runner("restore")(
+        **{name: np.asarray(weights[name], np.float32).reshape(shape) for name, shape in shapes.items()}
     )
 
 
