@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,25 +33,38 @@ from bench.common import RESULTS, record
 OUT = RESULTS / "personalize"
 
 
-def owners(fleet, base: Path, weakest: int) -> dict[str, list[np.ndarray]]:
-    """Owner name -> their positive takes (the real speaker first, then the weakest held-out phones)."""
+@dataclass
+class Owner:
+    """One phone's owner: their takes of the phrase and of other words (their own voice)."""
+
+    name: str
+    phrase: list[np.ndarray]
+    other: list[np.ndarray]
+
+
+def owners(fleet, base: Path, weakest: int) -> list[Owner]:
+    """The real Precise speaker (where present) and the ``weakest`` held-out phones of ``fleet``
+    (most phrase takes missed by ``base`` at its threshold); other words: the speaker's
+    ``negative_speech`` clips, or the phone owner's speech, partial and sound-alike takes."""
     from data_tools import real_sets
     from wakeword.file_eval import score_files
     from wakeword.stream import TFLiteModel
 
-    found = {}
+    found = []
     paths = real_sets.precise_clips("hey computer") if fleet.phrase == "hey computer" else []
     if paths:
-        found["precise (real speaker)"] = [audio for _, audio in real_sets.load_clips(paths)]
+        other = [a for _, a in real_sets.load_clips(real_sets.precise_other_speech("hey computer"))]
+        found.append(Owner("precise (real speaker)", [a for _, a in real_sets.load_clips(paths)], other))
     model = TFLiteModel(base)
     missed = {}
     for phone in fleet.phone_ids("test"):
         store = fleet.store(phone)
         takes = [store.read(c) for c in store.clips(label="positive", kind="phrase")]
+        owner = {c.speaker for c in store.clips(label="positive", kind="phrase")}
+        other = [store.read(c) for c in store.clips(label="negative") if c.speaker in owner]
         scored = score_files(model, model.detector_config(), [(str(i), t) for i, t in enumerate(takes)])
-        missed[phone] = (1 - scored.found_rate(), takes)
-    for phone in sorted(missed, key=lambda p: -missed[p][0])[:weakest]:
-        found[f"{phone} (synthetic, held out)"] = missed[phone][1]
+        missed[phone] = (1 - scored.found_rate(), Owner(f"{phone} (synthetic, held out)", takes, other))
+    found += [missed[p][1] for p in sorted(missed, key=lambda p: -missed[p][0])[:weakest]]
     return found
 
 
@@ -63,55 +77,84 @@ def frr(model_path: Path, takes: list[np.ndarray]) -> float:
     return 1 - scored.found_rate()
 
 
-def fa_per_hour(files: list[Path], negatives: list) -> list[float]:
-    """False accepts per hour of each trainable file on ``negatives`` at its own threshold. The
-    files share their frozen body (personalizing changes only the tail), so each window's
-    features are computed once, through the first file's ``embed``, and every file's tail scores
-    them (the detector then runs as ``wakeword detect`` does)."""
+def negative_features(run: Path, negatives: list, *, block: bool) -> np.ndarray:
+    """The features (the tail's input) of every window the detector scores in ``negatives``, in
+    its order, ``(windows, C)``: the run's Keras body over each file's features computed once
+    (the trainable file's ``embed`` equals it within the export check's 1e-4, and would cost a
+    whole window's embedding per stride: about an hour for these negatives)."""
+    import tensorflow as tf
+
+    from orchestrator.run import load_run
+    from orchestrator.trainable_tail import find_tail
+    from wakeword.scoring import KerasScorer
+
+    classifier, _, window = load_run(run)
+    tail = find_tail(classifier, block=block)
+    body = KerasScorer(tf.keras.Model(classifier.input, tail.features), window)
+    return np.concatenate([body(audio).reshape(-1, tail.channels) for _, audio in negatives])
+
+
+def fa_per_hour(files: list[Path], negatives: list, features: np.ndarray) -> list[float]:
+    """False accepts per hour of each trainable file on ``negatives`` at its own threshold: its
+    tail (``logits``, with the file's personalized weights restored) scores ``features``, the
+    detector runs on those scores as ``wakeword detect`` does."""
     from device_client.personalize import TrainableFile
     from wakeword.file_eval import score_files
     from wakeword.stream import TFLiteModel
     from wakeword.tflite_format import read_metadata
 
     body = TrainableFile(files[0].read_bytes())
-    features = []
-    config = TFLiteModel(files[0]).detector_config()
-    score_files(lambda window: features.append(body.embed(window)) or 0.0, config, negatives)
-    features = np.concatenate(features)
     rates, shipped = [], body.weights()
     for path in files:
         body.restore(read_metadata(path).get("personalized", {}).get("weights") or shipped)
         scores = iter(1 / (1 + np.exp(-body.logits(features))))
         config = TFLiteModel(path).detector_config()
         scored = score_files(lambda _window, s=scores: float(next(s)), config, negatives)
+        if next(scores, None) is not None:
+            raise RuntimeError("the detector scored fewer windows than the features hold")
         rates.append(scored.false_accepts() / max(scored.hours, 1e-9))
     return rates
 
 
-def one_owner(base: Path, name: str, takes: list[np.ndarray], args, folder: Path) -> dict:
-    """Every split of one owner: FRR on the held-out takes before and after."""
+def one_owner(base: Path, owner: Owner, args, folder: Path) -> dict:
+    """Every split of one owner: ``--takes`` phrase takes and ``--own-negatives`` takes of other
+    words go into a fresh store; FRR on the other phrase takes and the share of the other
+    other-word takes that fire, before and after."""
     from device_client.personalize import PersonalizeConfig, personalize
     from device_client.store import PhoneStore
 
     rng = np.random.default_rng(args.seed)
-    n_train = min(args.takes, len(takes) - 1)
+    n_train = min(args.takes, len(owner.phrase) - 1)
+    n_other = min(args.own_negatives, len(owner.other) // 2)
     rows = []
     for split in range(args.splits):
-        order = rng.permutation(len(takes))
+        order, other = rng.permutation(len(owner.phrase)), rng.permutation(len(owner.other))
         store = PhoneStore.create(folder / f"store-{split}", phone_id="owner")
         for i in order[:n_train]:
-            store.add(takes[i], label="positive", kind="recorded", fsync=False)
-        held = [takes[i] for i in order[n_train:]]
+            store.add(owner.phrase[i], label="positive", kind="recorded", fsync=False)
+        for i in other[:n_other]:
+            store.add(owner.other[i], label="negative", kind="recorded", fsync=False)
+        held = [owner.phrase[i] for i in order[n_train:]]
+        held_other = [owner.other[i] for i in other[n_other:]]
         out = folder / f"personalized-{split}.tflite"
         report = personalize(base, store.root, out, config=PersonalizeConfig(held_out=0.0))
         rows.append({"split": split, "before": frr(base, held), "after": frr(out, held),
+                     "other_before": 1 - frr(base, held_other), "other_after": 1 - frr(out, held_other),
                      "threshold": report["threshold"], "held_out": len(held)})  # fmt: skip
+    mean = {
+        key: float(np.mean([r[key] for r in rows]))
+        for key in ("before", "after", "other_before", "other_after")
+    }
     result = {
-        "owner": name, "takes": n_train, "splits": rows,
-        "frr_before": float(np.mean([r["before"] for r in rows])),
-        "frr_after": float(np.mean([r["after"] for r in rows])),
+        "owner": owner.name, "takes": n_train, "own_negatives": n_other, "splits": rows,
+        "frr_before": mean["before"], "frr_after": mean["after"],
+        "own_other_words_firing_before": mean["other_before"],
+        "own_other_words_firing_after": mean["other_after"],
     }  # fmt: skip
-    print(f"  {name}: {n_train} takes, FRR {result['frr_before']:.1%} -> {result['frr_after']:.1%}")
+    print(
+        f"  {owner.name}: {n_train} takes (+{n_other} of other words), FRR {mean['before']:.1%} -> "
+        f"{mean['after']:.1%}; own other words firing {mean['other_before']:.1%} -> {mean['other_after']:.1%}"
+    )
     return result
 
 
@@ -126,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fleet", type=Path, required=True)
     parser.add_argument("--report", type=Path, help="the eval report whose threshold the file ships with")
     parser.add_argument("--takes", type=int, default=7, help="owner's takes to personalize on (<= 10)")
+    parser.add_argument(
+        "--own-negatives", type=int, default=10, help="owner's takes of other words in the store (<= half)"
+    )
     parser.add_argument("--splits", type=int, default=5)
     parser.add_argument("--weakest", type=int, default=2, help="held-out phones the model serves worst")
     parser.add_argument("--seed", type=int, default=0)
@@ -140,14 +186,15 @@ def main(argv: list[str] | None = None) -> int:
     fleet = Fleet(args.fleet)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for k, (name, takes) in enumerate(owners(fleet, base, args.weakest).items()):
-            results.append(one_owner(base, name, takes, args, Path(tmp) / f"owner-{k}"))
+        for k, owner in enumerate(owners(fleet, base, args.weakest)):
+            results.append(one_owner(base, owner, args, Path(tmp) / f"owner-{k}"))
             first = Path(tmp) / f"owner-{k}" / "personalized-0.tflite"
             (OUT / f"owner-{k}.tflite").write_bytes(first.read_bytes())
     negatives = list(real_sets.load_clips(real_sets.librispeech_files()))
     negatives += [(s.root.name, s.read(c)) for s in fleet.streams("test") for c in s.clips()]
     firsts = [OUT / f"owner-{k}.tflite" for k in range(len(results))]
-    base_rate, *rates = fa_per_hour([base, *firsts], negatives)
+    features = negative_features(args.run, negatives, block=not args.output_only)
+    base_rate, *rates = fa_per_hour([base, *firsts], negatives, features)
     fa = {"base": base_rate}
     for row, rate in zip(results, rates):
         fa[row["owner"]] = row["fa_per_hour_after"] = rate

@@ -6,7 +6,8 @@ where a set is absent, so callers can skip cleanly.
 - Picovoice wake-word benchmark (Apache-2.0): crowd-sourced "computer", "jarvis", "smart mirror",
   "snowboy", "view glass", one word per clip, more than 50 speakers.
 - LibriSpeech via Resemblyzer (CC BY 4.0): 1.09 h of read speech by 261 speakers (negatives).
-- Mycroft Precise community data (public domain): "hey computer" by one speaker.
+- Mycroft Precise community data (public domain): "hey computer" by one speaker, and 40 clips of
+  the same speaker saying other words.
 - Speech Commands v0.02 test subset (CC BY 4.0): its ``_silence_`` clips are real background
   noise, used to mix keyword clips at a given SNR.
 """
@@ -29,6 +30,7 @@ __all__ = [
     "mix_at_snr",
     "noise_clips",
     "precise_clips",
+    "precise_other_speech",
 ]
 
 PICOVOICE = "picovoice_wake_word_benchmark"
@@ -70,6 +72,18 @@ def precise_clips(text: str = "hey computer", *, root: Path | None = None) -> li
     with open(folder / "metadata.csv", newline="") as handle:
         rows = [r for r in csv.DictReader(handle) if r["kind"] == "positive" and r["text"] == text]
     return sorted(folder / r["path"] for r in rows)
+
+
+def precise_other_speech(text: str = "hey computer", *, root: Path | None = None) -> list[Path]:
+    """The Precise set's ``negative_speech`` clips (other words) recorded by the people who
+    recorded the positives of ``text``, sorted: the owner of a phone saying something else."""
+    folder = _root(PRECISE, root)
+    if folder is None:
+        return []
+    with open(folder / "metadata.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    speakers = {r["contributor"] for r in rows if r["kind"] == "positive" and r["text"] == text}
+    return sorted(folder / r["path"] for r in rows if r["kind"] == "negative_speech" and r["contributor"] in speakers)
 
 
 def noise_clips(*, root: Path | None = None) -> list[np.ndarray]:

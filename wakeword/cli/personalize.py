@@ -1,10 +1,11 @@
 """Adapt a shipped model to its owner's voice, on the phone, with the TFLite interpreter alone.
 
 The model must be the trainable file (`wakeword export RUN --trainable --out base.tflite`). Its
-output layer is fine-tuned on the positive takes in the phone's store (`wakeword record --label
+tail (the output unit and, for the default speech_dnn, the dense block before it) is fine-tuned
+on the positive takes in the phone's store (`wakeword record --label
 positive`), against negatives the file ships with plus the store's negative takes; some takes are
 held out to show the change. The threshold never drops below the shipped one and stays above every
-negative window's new score. The new file carries the new output layer and threshold in its
+negative window's new score. The new file carries the new tail and threshold in its
 metadata (and names its base model); `wakeword detect` and `wakeword listen` run it as any model.
 Nothing leaves the store, and the store is never changed.
 
