@@ -83,7 +83,8 @@ def precise_other_speech(text: str = "hey computer", *, root: Path | None = None
     with open(folder / "metadata.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     speakers = {r["contributor"] for r in rows if r["kind"] == "positive" and r["text"] == text}
-    return sorted(folder / r["path"] for r in rows if r["kind"] == "negative_speech" and r["contributor"] in speakers)
+    other = [r for r in rows if r["kind"] == "negative_speech" and r["contributor"] in speakers]
+    return sorted(folder / r["path"] for r in other)
 
 
 def noise_clips(*, root: Path | None = None) -> list[np.ndarray]:

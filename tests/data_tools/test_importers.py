@@ -155,3 +155,21 @@ def test_real_precise_csv(shared_speech, tmp_path):
     )  # fmt: skip
     assert result.code == 0, result.stderr
     assert "imported 172 clips" in result.stdout
+
+
+def test_real_precise_owner_sets(shared_speech):
+    """The personalization benchmark's real owner: 10 "hey computer" takes and 40 takes of other
+    words, all by the same speaker."""
+    import csv
+
+    from data_tools import real_sets
+
+    phrase = real_sets.precise_clips("hey computer", root=shared_speech)
+    other = real_sets.precise_other_speech("hey computer", root=shared_speech)
+    assert (len(phrase), len(other)) == (10, 40)
+    folder = shared_speech / "precise_community_data_pd_subset"
+    with open(folder / "metadata.csv", newline="") as handle:
+        rows = {folder / r["path"]: r for r in csv.DictReader(handle)}
+    assert {rows[p]["contributor"] for p in phrase + other} == {"el-tocino"}
+    assert {rows[p]["kind"] for p in other} == {"negative_speech"}
+    assert real_sets.precise_other_speech(root=shared_speech.parent / "absent") == []
