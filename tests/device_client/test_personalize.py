@@ -112,6 +112,34 @@ def test_personalize_raises_the_owners_scores_and_loads_in_detect(trainable, own
     assert read_metadata(again)["personalized"] == {**meta["personalized"], "date": ANY}
 
 
+def test_a_personalized_file_listens_live_as_it_detects_offline(trainable, owner, virtual_mic, tmp_path):
+    """`wakeword listen` runs a personalized file on the virtual microphone (PulseAudio null sink)
+    and reports as many phrases as `wakeword detect` finds in the same audio."""
+    import json
+    import signal
+
+    from tests.helpers import LiveCommand
+
+    out = tmp_path / "mine.tflite"
+    assert run_wakeword("personalize", "--model", trainable, "--store", owner, "--out", out).code == 0
+    store = PhoneStore(owner)
+    silence = np.zeros(32000, np.float32)
+    takes = [store.read(c) for c in store.clips(label="positive")[:3]]
+    wav = write_wav(tmp_path / "takes.wav", np.concatenate([silence, *(np.r_[t, silence] for t in takes)]))
+    offline = run_wakeword("detect", "--model", out, "--json", wav)
+    assert offline.code == 0, offline.stderr[-2000:]
+    found = len(json.loads(offline.stdout)["files"][0]["detections"])
+    assert found >= 1, offline.stdout  # the owner's own takes, after personalizing on them
+    cmd = LiveCommand("listen", "--model", out)
+    cmd.wait_for("listening on")
+    virtual_mic.play(wav).wait(timeout=60)
+    cmd.proc.send_signal(signal.SIGINT)
+    result = cmd.finish(timeout=60)
+    assert result.code == 0 and "Traceback" not in result.stderr, result.stderr
+    live = sum("detected 'hey computer'" in line for line in result.stdout.splitlines())
+    assert live == found, result.stdout
+
+
 def test_personalize_touches_nothing_but_its_output(trainable, owner, tmp_path):
     """Under an audit hook: no connection, no socket bound beyond loopback (urllib3 probes IPv6 on
     ::1 when TensorFlow imports it), nothing written in the store, and the only file left written
