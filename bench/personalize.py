@@ -106,7 +106,7 @@ def fa_per_hour(files: list[Path], negatives: list, features: np.ndarray) -> lis
     body = TrainableFile(files[0].read_bytes())
     rates, shipped = [], body.weights()
     for path in files:
-        body.restore(read_metadata(path).get("personalized", {}).get("weights") or shipped)
+        body.restore(read_metadata(path).get("personalized") or shipped)
         scores = iter(1 / (1 + np.exp(-body.logits(features))))
         config = TFLiteModel(path).detector_config()
         scored = score_files(lambda _window, s=scores: float(next(s)), config, negatives)

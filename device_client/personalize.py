@@ -132,6 +132,11 @@ def _inputs(model: Path, store, config: PersonalizeConfig) -> tuple[dict, PhoneS
     meta = read_metadata(model)
     if not meta.get("trainable"):
         raise WakewordError(f"{model}: not a trainable model; export one with `wakeword export --trainable`")
+    if "logits" not in meta["trainable"].get("signatures", []):
+        raise WakewordError(
+            f"{model}: a trainable file from an older wakeword (no `logits` signature); "
+            "export it again with `wakeword export --trainable`"
+        )
     if "personalized" in meta:
         base = meta.pop("personalized")
         meta = {**meta, "threshold": base.get("base_threshold", meta["threshold"])}

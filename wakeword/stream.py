@@ -105,7 +105,7 @@ class TFLiteModel:
 
         head = self.metadata.get("personalized")
         if head is not None:
-            restore_tail(self.interpreter, head["weights"])
+            restore_tail(self.interpreter, head)
         self._infer = self.interpreter.get_signature_runner("infer")
 
     def __call__(self, window: np.ndarray) -> float:

@@ -127,7 +127,9 @@ def detector_from_metadata(meta: dict, *, threshold: float | None = None) -> Det
 def restore_tail(interpreter, weights: dict) -> None:
     """Set a trainable file's tail (``wakeword export --trainable``) on ``interpreter`` through its
     ``restore`` signature: ``weights`` maps each weight's name to its values (any shape, e.g. the
-    flat lists a personalized file's metadata holds)."""
+    flat lists a personalized file's metadata holds: its ``weights``, or in files personalized
+    before the block trained, its output unit's ``kernel`` and ``bias``)."""
+    weights = weights.get("weights", weights)
     shapes = {name: value.shape for name, value in interpreter.get_signature_runner("save")().items()}
     interpreter.get_signature_runner("restore")(
         **{name: np.asarray(weights[name], np.float32).reshape(shape) for name, shape in shapes.items()}

@@ -190,6 +190,13 @@ def test_personalize_errors(trainable, owner, tmp_path):
     assert_one_line_error(
         run_wakeword("personalize", "--model", exported, "--store", owner, "--out", out), "plain.tflite"
     )
+    older = tmp_path / "older.tflite"  # a trainable file from before the `logits` signature
+    signatures = [name for name in meta["trainable"]["signatures"] if name != "logits"]
+    trainable_meta = {**meta["trainable"], "signatures": signatures}
+    older.write_bytes(embed_metadata(Path(trainable).read_bytes(), {**meta, "trainable": trainable_meta}))
+    assert_one_line_error(
+        run_wakeword("personalize", "--model", older, "--store", owner, "--out", out), "export it again"
+    )
     few = PhoneStore.create(tmp_path / "few", phone_id="few")
     few.add(np.zeros(16000, np.float32) + 0.01, label="positive", kind="phrase", fsync=False)
     assert_one_line_error(
