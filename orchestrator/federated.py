@@ -38,7 +38,9 @@ from orchestrator.federated_config import (
     FederatedConfig,
     client_key,
     dp_epsilon,
+    dp_settings,
     evaluation_sample,
+    expected_clients,
     sample_clients,
 )
 from orchestrator.run import RUN_FILE, RunDescription, describe_run, save_run
@@ -164,8 +166,9 @@ def train_federated(
 
     _quiet_tensorflow_logger()
     run = Path(out)
-    settings, resuming = _open_run(run, config, resume=resume)
     train_ids, val_ids = _phones(fleet, config)
+    config = dp_settings(config, len(train_ids))  # the noise a target epsilon needs, before any file
+    settings, resuming = _open_run(run, config, resume=resume)
     window = config.pipeline.window
     # A resumed run starts from its checkpoint: the --init-from run is read only for its
     # validation loss, and may be gone.
@@ -173,7 +176,7 @@ def train_federated(
     initial = _initial_weights(config, window) if has_start else None
     if prepare:  # each phone computes its own features, on the phone (here: in its store folder)
         prepare_caches(fleet, val_ids, config.pipeline, progress)
-    expected = max(1, round(min(config.clients_per_round, len(train_ids)) * (1 - config.dropout_rate)))
+    expected = expected_clients(config, len(train_ids))
     with _tff_workers(run, workers) as guard:
         comps = Computations(fleet, config, window, expected)
         rounds = _Rounds(comps, fleet, config, train_ids, val_ids, guard, prepare)
@@ -334,15 +337,17 @@ def _record(run: Path, writer, row: dict, state, history: list[dict]) -> None:
 
 def _dp_report(config: FederatedConfig, n_train: int) -> dict:
     """(epsilon, delta) of a DP run and the noise it used."""
-    delta = config.dp_delta or 1 / n_train**1.1
     epsilon = dp_epsilon(
         n_clients=n_train,
         clients_per_round=min(config.clients_per_round, n_train),
         noise_multiplier=config.dp_noise_multiplier,
         rounds=config.rounds,
-        delta=delta,
+        delta=config.dp_delta,
     )
-    return {"noise_multiplier": config.dp_noise_multiplier, "delta": delta, "epsilon": epsilon}
+    return {
+        "noise_multiplier": config.dp_noise_multiplier, "delta": config.dp_delta, "epsilon": epsilon,
+        "target_epsilon": config.dp_target_epsilon, "clipping": config.dp_clipping,
+    }  # fmt: skip
 
 
 def _round_line(row: dict, rounds: int) -> str:

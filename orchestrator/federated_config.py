@@ -22,20 +22,27 @@ __all__ = [
     "client_key",
     "describe_algorithm",
     "dp_epsilon",
+    "dp_noise_for_epsilon",
+    "dp_settings",
     "evaluation_sample",
+    "expected_clients",
     "sample_clients",
 ]
 
 AGGREGATORS = ("mean", "robust", "dp", "secure")
+DP_CLIPPING = ("fixed", "adaptive")
 SERVER_OPTIMIZERS = ("sgd", "adam", "yogi")
 CLIENT_OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "cosine")  # a step over the rounds, the server's or the phones'
+# RDP orders for the noise search (the optimum for federated settings lies among them)
+SEARCH_ORDERS = (1.5, 2, 2.5, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64)
 _CHOICES = {  # settings with a fixed set of values
     "aggregator": AGGREGATORS,
     "server_optimizer": SERVER_OPTIMIZERS,
     "client_optimizer": CLIENT_OPTIMIZERS,
     "server_schedule": SCHEDULES,
     "client_schedule": SCHEDULES,
+    "dp_clipping": DP_CLIPPING,
 }
 MODELS_DOC = "; ".join(f"{name}: {MODELS[name].DESCRIPTION}" for name in sorted(MODELS))
 
@@ -189,7 +196,23 @@ class FederatedConfig:
     dp_clip: float = setting(
         0.5, doc="dp: L2 norm each phone's update is clipped to (fixed, so the accounting is exact)"
     )
-    dp_delta: float | None = None  # dp: delta of the reported (epsilon, delta); default 1/n^1.1
+    dp_clipping: str = setting(
+        "fixed",
+        choices=DP_CLIPPING,
+        doc="dp: fixed (every update clipped to --dp-clip) or adaptive (the clip starts at --dp-clip "
+        "and follows the median update norm, Andrew et al. 2021; the noisy count it needs is part of "
+        "the noise multiplier, so epsilon is the same)",
+    )
+    dp_target_epsilon: float | None = setting(
+        None,
+        metavar="EPS",
+        doc="dp: choose the noise multiplier so the whole run spends EPS at --dp-delta (the RDP "
+        "accountant for this fleet's phones, --clients-per-round and --rounds); replaces "
+        "--dp-noise-multiplier",
+    )
+    dp_delta: float | None = setting(
+        None, doc="dp: delta of the (epsilon, delta) guarantee (none: 1 / training phones^1.1)"
+    )
     seed: int = setting(1, doc="model init, sampling, dropouts, client data order and augmentation")
     init_from: str | None = init_from_setting()
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # client-side augmentation
@@ -214,6 +237,10 @@ class FederatedConfig:
             check_range("dp_noise_multiplier", self.dp_noise_multiplier, low=0)
             if not self.dp_clip > 0:
                 raise ParameterError(f"`dp_clip` must be > 0, got {self.dp_clip}")
+            if self.dp_target_epsilon is not None and not self.dp_target_epsilon > 0:
+                raise ParameterError(f"`dp_target_epsilon` must be > 0, got {self.dp_target_epsilon}")
+            if self.dp_delta is not None:
+                check_range("dp_delta", self.dp_delta, low=0, high=1, high_open=True)
         describe_algorithm(self)
 
     @property
@@ -252,12 +279,19 @@ def client_key(phone_id: str, round_num: int) -> str:
 
 
 def dp_epsilon(
-    *, n_clients: int, clients_per_round: int, noise_multiplier: float, rounds: int, delta: float
+    *,
+    n_clients: int,
+    clients_per_round: int,
+    noise_multiplier: float,
+    rounds: int,
+    delta: float,
+    orders: tuple[float, ...] | None = None,
 ) -> float:
     """Epsilon of DP-FedAvg at ``delta`` (user-level), with the RDP accountant of dp-accounting.
 
     Each round samples ``clients_per_round`` of ``n_clients`` without replacement; each reporting
-    phone's clipped update gets Gaussian noise of ``noise_multiplier`` times the clip.
+    phone's clipped update gets Gaussian noise of ``noise_multiplier`` times the clip. ``orders``:
+    the RDP orders tried (default dp-accounting's 156, ~5x slower than :data:`SEARCH_ORDERS`).
     """
     import dp_accounting
 
@@ -270,7 +304,69 @@ def dp_epsilon(
         rounds,
     )
     accountant = dp_accounting.rdp.RdpAccountant(
-        neighboring_relation=dp_accounting.NeighboringRelation.REPLACE_ONE
+        **({"orders": list(orders)} if orders else {}),
+        neighboring_relation=dp_accounting.NeighboringRelation.REPLACE_ONE,
     )
     accountant.compose(event)
     return float(accountant.get_epsilon(delta))
+
+
+def dp_noise_for_epsilon(
+    target: float, *, n_clients: int, clients_per_round: int, rounds: int, delta: float
+) -> float:
+    """The smallest noise multiplier (to 0.5%) for which :func:`dp_epsilon` is at most ``target``:
+    bisection over :data:`SEARCH_ORDERS`, then checked (and raised if needed) with every order."""
+
+    def epsilon(noise: float, orders=SEARCH_ORDERS) -> float:
+        return dp_epsilon(
+            n_clients=n_clients, clients_per_round=clients_per_round, noise_multiplier=noise,
+            rounds=rounds, delta=delta, orders=orders,
+        )  # fmt: skip
+
+    low, high = 0.0, 1.0
+    while epsilon(high) > target:
+        low, high = high, 2 * high
+        if high > 1e4:
+            raise ParameterError(f"`dp_target_epsilon` {target} is out of reach at delta {delta:.2g}")
+    while high - low > 0.005 * high:
+        middle = (low + high) / 2
+        low, high = (middle, high) if epsilon(middle) > target else (low, middle)
+    while epsilon(high, orders=None) > target:
+        high *= 1.005
+    return high
+
+
+def expected_clients(config: FederatedConfig, n_train: int) -> int:
+    """Phones expected to report in a round (sampled, less the simulated dropouts)."""
+    return max(1, round(min(config.clients_per_round, n_train) * (1 - config.dropout_rate)))
+
+
+def dp_settings(config: FederatedConfig, n_train: int) -> FederatedConfig:
+    """``config`` with its DP noise and delta fixed for ``n_train`` training phones: the noise
+    multiplier of ``dp_target_epsilon`` if set, delta's default; unchanged unless ``dp``.
+
+    Adaptive clipping counts the clipped phones with noise of 0.05 x the phones per round (TFF's
+    default), which must stay above half the noise multiplier, so it needs more than ten times the
+    noise multiplier in reporting phones: fewer is a :class:`ParameterError`.
+    """
+    import dataclasses
+
+    if config.aggregator != "dp":
+        return config
+    delta = config.dp_delta or 1 / n_train**1.1
+    noise = config.dp_noise_multiplier
+    if config.dp_target_epsilon is not None:
+        noise = dp_noise_for_epsilon(
+            config.dp_target_epsilon,
+            n_clients=n_train,
+            clients_per_round=min(config.clients_per_round, n_train),
+            rounds=config.rounds,
+            delta=delta,
+        )
+    reporting = expected_clients(config, n_train)
+    if config.dp_clipping == "adaptive" and noise >= 0.1 * reporting:
+        raise ParameterError(
+            f"`dp_clipping` adaptive needs more than 10 x the noise multiplier ({noise:.3g}) phones "
+            f"reporting per round, got {reporting}: raise `clients_per_round` or use fixed clipping"
+        )
+    return dataclasses.replace(config, dp_noise_multiplier=round(noise, 6), dp_delta=delta)

@@ -168,9 +168,17 @@ def _model_aggregator(config: FederatedConfig, expected_clients: int):
     import tensorflow_federated as tff
 
     if config.aggregator == "dp":
-        # Fixed-norm clipping (McMahan et al. 2018, DP-FedAvg): the accountant in dp_epsilon models
-        # exactly this Gaussian mechanism (adaptive clipping would spend budget it does not count).
-        return tff.aggregators.DifferentiallyPrivateFactory.gaussian_fixed(
+        # DP-FedAvg (McMahan et al. 2018). Adaptive clipping (Andrew et al. 2021) spends part of
+        # the noise multiplier on its private count of clipped phones, so the accountant in
+        # dp_epsilon holds for both.
+        factory = tff.aggregators.DifferentiallyPrivateFactory
+        if config.dp_clipping == "adaptive":
+            return factory.gaussian_adaptive(
+                noise_multiplier=config.dp_noise_multiplier,
+                clients_per_round=expected_clients,
+                initial_l2_norm_clip=config.dp_clip,
+            )
+        return factory.gaussian_fixed(
             noise_multiplier=config.dp_noise_multiplier,
             clients_per_round=expected_clients,
             clip=config.dp_clip,

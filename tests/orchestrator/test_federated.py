@@ -18,6 +18,7 @@ from data_tools.fleet import Fleet
 from models import DEFAULT_MODEL
 from orchestrator.federated import (
     FederatedConfig,
+    dp_epsilon,
     sample_clients,
     train_federated,
 )
@@ -137,7 +138,10 @@ def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
                 "model": "tc_resnet",
             },
             "secure": {"server_schedule": "cosine", "proximal_strength": 0.1, "model": "speech_dnn"},
-            "dp": {"client_optimizer": "adam", "client_learning_rate": 1e-3, "proximal_strength": 0.1},
+            "dp": {
+                **{"client_optimizer": "adam", "client_learning_rate": 1e-3, "proximal_strength": 0.1},
+                **{"dp_clipping": "adaptive", "dp_target_epsilon": 100.0},
+            },
         }.get(aggregator, {})
         config = FederatedConfig(
             rounds=2, clients_per_round=2, eval_every=2, aggregator=aggregator, dp_noise_multiplier=0.5,
@@ -163,8 +167,16 @@ def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
         assert all(np.isfinite(w).all() for w in classifier.get_weights())
         assert (tmp_path / aggregator / "metrics.csv").read_text().count("\n") == 3
         assert any((tmp_path / aggregator / "tensorboard").iterdir())
-        if aggregator == "dp":
-            assert 0 < description.dp["epsilon"] < float("inf")
+        if aggregator == "dp":  # the noise chosen for the target, accounted for this run's sampling
+            dp = description.dp
+            n_train = len(tiny_fleet.training_ids())
+            assert dp["delta"] == pytest.approx(n_train**-1.1) and dp["clipping"] == "adaptive"
+            assert dp["epsilon"] == dp_epsilon(
+                n_clients=n_train, clients_per_round=2, noise_multiplier=dp["noise_multiplier"], rounds=2,
+                delta=dp["delta"],
+            )  # fmt: skip
+            assert 90 < dp["epsilon"] <= 100
+            assert 0 < last["aggregator/dp_query_metrics/clip"] != config.dp_clip  # the clip adapts
         if aggregator == "robust":
             assert any(k.startswith("aggregator/") for k in last)
 

@@ -3,6 +3,7 @@ schedules, the DP accountant (plain Python and NumPy, no TFF runtime)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -16,6 +17,7 @@ from orchestrator.federated import (
     evaluation_sample,
     sample_clients,
 )
+from orchestrator.federated_config import dp_noise_for_epsilon, dp_settings
 from orchestrator.schedules import cosine_learning_rate
 from orchestrator.tff_process import client_learning_rate_fn
 from wakeword.errors import ParameterError
@@ -70,6 +72,9 @@ def test_server_options_are_checked():
         ({"fairness_q": float("inf")}, "`fairness_q` must be >= 0, got inf"),
         ({"fairness_q": 1.0, "aggregator": "dp"}, "drop `fairness_q`"),
         ({"rounds": 0}, "`rounds` must be >= 1, got 0"),
+        ({"aggregator": "dp", "dp_target_epsilon": 0.0}, "`dp_target_epsilon` must be > 0"),
+        ({"aggregator": "dp", "dp_delta": 1.0}, "`dp_delta` must be in [0, 1)"),
+        ({"aggregator": "dp", "dp_clipping": "median"}, "`dp_clipping` must be one of"),
     ):
         with pytest.raises(ParameterError, match=re.escape(fragment)):
             FederatedConfig(**bad)
@@ -112,3 +117,42 @@ def test_dp_epsilon_follows_noise_and_rounds():
     assert dp_epsilon(noise_multiplier=2.0, rounds=100, **base) < eps
     assert dp_epsilon(noise_multiplier=1.0, rounds=400, **base) > eps
     assert dp_epsilon(noise_multiplier=0.0, rounds=1, **base) == float("inf")
+
+
+def test_dp_epsilon_is_dp_accountings_for_the_same_sampling():
+    """The RDP accountant of dp-accounting composed here for 100 rounds of 100 of 1,000 phones
+    sampled without replacement (replace-one neighbours), and the value it gave when written."""
+    import dp_accounting
+
+    sampled = dp_accounting.SampledWithoutReplacementDpEvent(1000, 100, dp_accounting.GaussianDpEvent(1.5))
+    replace_one = dp_accounting.NeighboringRelation.REPLACE_ONE
+    accountant = dp_accounting.rdp.RdpAccountant(neighboring_relation=replace_one)
+    accountant.compose(dp_accounting.SelfComposedDpEvent(sampled, 100))
+    ours = dp_epsilon(n_clients=1000, clients_per_round=100, noise_multiplier=1.5, rounds=100, delta=1e-5)
+    assert ours == accountant.get_epsilon(1e-5)
+    assert ours == pytest.approx(8.1729, abs=1e-3)
+
+
+def test_dp_target_epsilon_picks_the_least_noise_that_meets_it():
+    base = {"n_clients": 1000, "clients_per_round": 100, "rounds": 100, "delta": 1e-5}
+    noise = dp_noise_for_epsilon(8.0, **base)
+    assert dp_epsilon(noise_multiplier=noise, **base) <= 8.0
+    assert dp_epsilon(noise_multiplier=0.99 * noise, **base) > 8.0
+    config = FederatedConfig(
+        aggregator="dp", dp_target_epsilon=8.0, clients_per_round=100, rounds=100, dp_delta=1e-5
+    )
+    resolved = dp_settings(config, 1000)
+    assert resolved.dp_noise_multiplier == pytest.approx(noise, rel=1e-5) and resolved.dp_delta == 1e-5
+    assert dp_settings(FederatedConfig(aggregator="dp"), 100).dp_delta == pytest.approx(100**-1.1)
+    assert dp_settings(FederatedConfig(), 100) == FederatedConfig()  # not dp: unchanged
+    with pytest.raises(ParameterError, match="out of reach"):
+        dp_noise_for_epsilon(1e-4, **base)
+
+
+def test_adaptive_clipping_needs_ten_times_the_noise_in_phones():
+    config = FederatedConfig(
+        aggregator="dp", dp_clipping="adaptive", clients_per_round=10, dp_noise_multiplier=1.0
+    )
+    with pytest.raises(ParameterError, match=r"more than 10 x the noise multiplier \(1\) phones reporting"):
+        dp_settings(config, 1000)
+    assert dp_settings(dataclasses.replace(config, clients_per_round=11), 1000).dp_clipping == "adaptive"

@@ -129,9 +129,12 @@ def test_a_dead_worker_is_named_and_resume_finishes(tiny_fleet, tmp_path, worker
 @pytest.mark.parametrize("aggregator", ["robust", "dp", "secure"])
 def test_every_aggregator_over_two_workers(tiny_fleet, tmp_path, workers, aggregator):
     targets = ",".join(w.target for w in workers)
+    dp = ["--dp-target-epsilon", "20", "--dp-clipping", "adaptive"] if aggregator == "dp" else []
     result = run_wakeword(
         "train", "--fleet", tiny_fleet.root, "--out", tmp_path / "run", "--rounds", "1", "--from-scratch",
-        "--clients-per-round", "4", "--aggregator", aggregator, "--workers", targets, timeout=600,
+        "--clients-per-round", "4", "--aggregator", aggregator, "--workers", targets, *dp, timeout=600,
     )  # fmt: skip
     assert result.code == 0, result.stderr[-2000:]
+    if aggregator == "dp":
+        assert "chosen for --dp-target-epsilon 20.0, adaptive clipping" in result.stdout
     assert len(json.loads((tmp_path / "run" / "run.json").read_text())["history"]) == 1

@@ -118,6 +118,7 @@ def test_flags_come_from_the_configs_fields():
             ("train", "--fairness-q", "1", "--aggregator", "dp"),
             "drop --fairness-q or choose another --aggregator",
         ),
+        (("train", "--aggregator", "dp", "--dp-target-epsilon", "0"), "--dp-target-epsilon must be > 0"),
         (("train", "--central", "--epochs", "0"), "--epochs must be >= 1"),
         (("train", "--central", "--warp", "0.9"), "--warp must be in [0, 0.5], got 0.9"),
     ],

@@ -34,7 +34,7 @@ FEDERATED = (
     "rounds", "clients_per_round", "client_epochs", "client_learning_rate", "client_optimizer",
     "client_schedule", "fairness_q", "server_optimizer", "server_learning_rate", "server_schedule",
     "server_momentum", "proximal_strength", "dropout_rate", "eval_every", "eval_clients", "aggregator",
-    "dp_noise_multiplier", "dp_clip",
+    "dp_noise_multiplier", "dp_clip", "dp_clipping", "dp_target_epsilon", "dp_delta",
 )  # fmt: skip
 
 
@@ -136,9 +136,10 @@ def _run_federated(args: argparse.Namespace, fleet, config, pretrain) -> int:
     )
     if description.dp is not None:
         dp = description.dp
+        chosen = f" chosen for --dp-target-epsilon {dp['target_epsilon']}" if dp.get("target_epsilon") else ""
         print(
             f"differential privacy: epsilon {dp['epsilon']:.2f} at delta {dp['delta']:.2g} "
-            f"(noise multiplier {dp['noise_multiplier']})"
+            f"(noise multiplier {dp['noise_multiplier']:.3g}{chosen}, {dp.get('clipping', 'fixed')} clipping)"
         )
     print(f"metrics: {args.out}/metrics.csv, tensorboard --logdir {args.out}/tensorboard")
     print(f"next: wakeword eval --model {args.out} --fleet {args.fleet}")
