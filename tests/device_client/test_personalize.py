@@ -45,6 +45,17 @@ def owner(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def personalized(trainable, owner, tmp_path_factory) -> tuple[Path, str]:
+    """``trainable`` personalized on ``owner`` by `wakeword personalize`, and the store's digest
+    taken before it ran."""
+    before = _tree_digest(owner)
+    out = tmp_path_factory.mktemp("personalized") / "mine.tflite"
+    result = run_wakeword("personalize", "--model", trainable, "--store", owner, "--out", out)
+    assert result.code == 0, result.stderr[-2000:]
+    return out, before
+
+
 def _tree_digest(root: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):
@@ -90,11 +101,8 @@ def test_the_tflite_train_step_matches_tensorflow(trainable, rng):
     assert np.abs(end["hidden_kernel"] - start["hidden_kernel"]).max() > 1e-4  # it did train
 
 
-def test_personalize_raises_the_owners_scores_and_loads_in_detect(trainable, owner, tmp_path):
-    before = _tree_digest(owner)
-    out = tmp_path / "mine.tflite"
-    result = run_wakeword("personalize", "--model", trainable, "--store", owner, "--out", out)
-    assert result.code == 0, result.stderr[-2000:]
+def test_personalize_raises_the_owners_scores_and_loads_in_detect(trainable, owner, personalized, tmp_path):
+    out, before = personalized
     assert _tree_digest(owner) == before  # the store is only read
     meta = read_metadata(out)
     assert meta["personalized"]["base_version"] == read_metadata(trainable)["model_version"]
@@ -112,7 +120,7 @@ def test_personalize_raises_the_owners_scores_and_loads_in_detect(trainable, own
     assert read_metadata(again)["personalized"] == {**meta["personalized"], "date": ANY}
 
 
-def test_a_personalized_file_listens_live_as_it_detects_offline(trainable, owner, virtual_mic, tmp_path):
+def test_a_personalized_file_listens_live_as_it_detects_offline(owner, personalized, virtual_mic, tmp_path):
     """`wakeword listen` runs a personalized file on the virtual microphone (PulseAudio null sink)
     and reports as many phrases as `wakeword detect` finds in the same audio."""
     import json
@@ -120,8 +128,7 @@ def test_a_personalized_file_listens_live_as_it_detects_offline(trainable, owner
 
     from tests.helpers import LiveCommand
 
-    out = tmp_path / "mine.tflite"
-    assert run_wakeword("personalize", "--model", trainable, "--store", owner, "--out", out).code == 0
+    out = personalized[0]
     store = PhoneStore(owner)
     silence = np.zeros(32000, np.float32)
     takes = [store.read(c) for c in store.clips(label="positive")[:3]]
