@@ -45,6 +45,7 @@ from orchestrator.federated_config import (
 )
 from orchestrator.run import RUN_FILE, RunDescription, describe_run, save_run
 from orchestrator.tff_process import Computations, rebuild_like
+from orchestrator.trainable_tail import set_trainable
 from wakeword.errors import ParameterError, WakewordError
 from wakeword.fileio import atomic_write
 
@@ -105,6 +106,7 @@ def _initial_weights(config: FederatedConfig, window):
     from orchestrator.run import load_start_model
 
     classifier = load_start_model(config.init_from, model=config.model, width=config.width, window=window)
+    set_trainable(classifier, config.train_layers)  # the same split of weights as the process's model
     return tff.learning.models.ModelWeights(
         trainable=[w.numpy() for w in classifier.trainable_weights],
         non_trainable=[w.numpy() for w in classifier.non_trainable_weights],
@@ -198,7 +200,9 @@ def train_federated(
         keras_model = build_model(
             config.model, (window.frames, window.features.n_mels), width=config.width, seed=config.seed
         )
+        set_trainable(keras_model, config.train_layers)
         comps.process.get_model_weights(state).assign_weights_to(keras_model)
+        set_trainable(keras_model, "all")
     description = describe_run(
         mode="federated", classifier=keras_model, fleet=fleet, window=window, settings=settings,
         history=history, train_seconds=round(time.perf_counter() - started, 1),

@@ -11,6 +11,7 @@ from device_client.pipeline import AugmentConfig, PipelineConfig
 from models import DEFAULT_MODEL, MODELS
 from models.registry import window_for
 from orchestrator.schedules import LR_FLOOR
+from orchestrator.trainable_tail import TRAIN_LAYERS
 from wakeword.errors import ParameterError
 from wakeword.options import check_choice, check_range, setting
 
@@ -43,6 +44,7 @@ _CHOICES = {  # settings with a fixed set of values
     "server_schedule": SCHEDULES,
     "client_schedule": SCHEDULES,
     "dp_clipping": DP_CLIPPING,
+    "train_layers": TRAIN_LAYERS,
 }
 MODELS_DOC = "; ".join(f"{name}: {MODELS[name].DESCRIPTION}" for name in sorted(MODELS))
 
@@ -177,6 +179,13 @@ class FederatedConfig:
         doc="FedProx: each phone's local loss gains MU/2 times the squared distance to the round's "
         "model, a pull against one-speaker phones drifting apart (0 = FedAvg; 0.1 changed nothing "
         "measurable on a 50-phone fleet, docs/BENCHMARKS.md)",
+    )
+    train_layers: str = setting(
+        "all",
+        choices=TRAIN_LAYERS,
+        doc="what the phones train: all weights, or the tail (the output unit and the dense block "
+        "before it, 4,353 of speech_dnn's 102,849 weights; the rest stays --init-from's): far less "
+        "for DP noise to cover, python -m bench.dp_plan",
     )
     dropout_rate: float = setting(0.0, doc="share of sampled phones that fail to report (simulated)")
     eval_every: int = setting(5, doc="federated evaluation on the validation phones every N rounds")

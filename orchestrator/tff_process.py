@@ -17,6 +17,7 @@ from device_client.pipeline import batch_windows, cache_path, clip_windows
 from models import build_model
 from orchestrator.federated_config import FederatedConfig
 from orchestrator.schedules import cosine_learning_rate
+from orchestrator.trainable_tail import set_trainable
 
 
 def _model_fn(config: FederatedConfig, window):
@@ -28,6 +29,7 @@ def _model_fn(config: FederatedConfig, window):
 
     def model_fn():  # a fresh model on every call, as TFF requires
         keras_model = build_model(config.model, shape, width=config.width, seed=config.seed)
+        set_trainable(keras_model, config.train_layers)
         return tff.learning.models.from_keras_model(
             keras_model,
             loss=tf.keras.losses.BinaryCrossentropy(),

@@ -17,11 +17,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BLOCK_WEIGHTS", "L2_TO_BASE", "OUTPUT_WEIGHTS", "Tail", "find_tail", "tail_logits", "tail_step"]
+__all__ = [
+    "BLOCK_WEIGHTS",
+    "L2_TO_BASE",
+    "OUTPUT_WEIGHTS",
+    "TRAIN_LAYERS",
+    "Tail",
+    "find_tail",
+    "set_trainable",
+    "tail_logits",
+    "tail_step",
+]
 
 L2_TO_BASE = 0.01  # weight of 0.5 * ||weights - shipped||^2 in the loss
 OUTPUT_WEIGHTS = ("kernel", "bias")  # the sigmoid unit: (C, 1), (1,)
 BLOCK_WEIGHTS = ("hidden_kernel", "hidden_bias", "gamma", "beta")  # Dense (C, H), (H,); norm (H,), (H,)
+TRAIN_LAYERS = ("all", "tail")  # what federated training may update
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,7 @@ class Tail:
     features: object  # the Keras tensor the tail reads (the frozen body's output)
     weights: dict  # name -> np.ndarray, OUTPUT_WEIGHTS and, with a block, BLOCK_WEIGHTS
     epsilon: float = 0.0  # the block's layer-normalisation epsilon (0: no block)
+    layers: tuple[str, ...] = ("probability",)  # names of the Keras layers holding the weights
 
     @property
     def channels(self) -> int:
@@ -65,7 +77,16 @@ def find_tail(classifier, *, block: bool = True) -> Tail:
         return Tail(features=x, weights=weights)
     values = [*dense.get_weights(), *norm.get_weights()]
     weights.update({name: np.asarray(v, np.float32) for name, v in zip(BLOCK_WEIGHTS, values)})
-    return Tail(features=dense.input, weights=weights, epsilon=float(norm.epsilon))
+    layers = (dense.name, norm.name, "probability")
+    return Tail(features=dense.input, weights=weights, epsilon=float(norm.epsilon), layers=layers)
+
+
+def set_trainable(classifier, which: str) -> None:
+    """Make ``which`` of ``classifier``'s layers trainable, in place: ``"all"``, or ``"tail"`` (the
+    layers of :func:`find_tail`, every other layer frozen)."""
+    keep = set(find_tail(classifier).layers) if which == "tail" else None
+    for layer in classifier.layers:
+        layer.trainable = keep is None or layer.name in keep
 
 
 def _producer(tensor):

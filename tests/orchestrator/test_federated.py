@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from data_tools.fleet import Fleet
-from models import DEFAULT_MODEL
+from models import DEFAULT_MODEL, build_model
 from orchestrator.federated import (
     FederatedConfig,
     dp_epsilon,
@@ -24,6 +24,7 @@ from orchestrator.federated import (
 )
 from orchestrator.run import load_run
 from orchestrator.tff_process import _fair_fed_avg, _model_fn, fairness_weight
+from orchestrator.trainable_tail import find_tail
 from wakeword.errors import ParameterError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -125,10 +126,10 @@ def test_fairness_weights_updates_by_examples_times_loss_to_the_q(tff_worker, rn
 def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
     for aggregator in ("mean", "robust", "dp", "secure"):
         # the robust run also uses FedAvgM (sgd, lr 1, momentum 0.9), the secure one a cosine
-        # schedule and FedProx (weighted), the dp one client Adam and FedProx (unweighted), the
-        # mean one a cosine client schedule (TFF's FedAvg with a scheduled client optimizer); the
-        # robust one trains tc_resnet, the secure one the head on the speech embedding (the others
-        # the default, tcn)
+        # schedule and FedProx (weighted), the dp one client Adam, FedProx (unweighted), adaptive
+        # clipping, a target epsilon and only the tail trained, the mean one a cosine client
+        # schedule (TFF's FedAvg with a scheduled client optimizer); the robust one trains
+        # tc_resnet (the others the default, speech_dnn)
         server = {
             "mean": {"client_schedule": "cosine"},
             "robust": {
@@ -140,7 +141,7 @@ def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
             "secure": {"server_schedule": "cosine", "proximal_strength": 0.1, "model": "speech_dnn"},
             "dp": {
                 **{"client_optimizer": "adam", "client_learning_rate": 1e-3, "proximal_strength": 0.1},
-                **{"dp_clipping": "adaptive", "dp_target_epsilon": 100.0},
+                **{"dp_clipping": "adaptive", "dp_target_epsilon": 100.0, "train_layers": "tail"},
             },
         }.get(aggregator, {})
         config = FederatedConfig(
@@ -177,6 +178,11 @@ def test_each_aggregator_trains_and_saves_a_run(tiny_fleet, tmp_path):
             )  # fmt: skip
             assert 90 < dp["epsilon"] <= 100
             assert 0 < last["aggregator/dp_query_metrics/clip"] != config.dp_clip  # the clip adapts
+            fresh = build_model(DEFAULT_MODEL, classifier.input_shape[1:], seed=config.seed)
+            tail = set(find_tail(fresh).layers)
+            for layer, start in zip(classifier.layers, fresh.layers):  # only the tail trained
+                same = all(np.array_equal(a, b) for a, b in zip(layer.get_weights(), start.get_weights()))
+                assert same == (layer.name not in tail), layer.name  # the rest is the seeded start
         if aggregator == "robust":
             assert any(k.startswith("aggregator/") for k in last)
 

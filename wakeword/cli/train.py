@@ -33,8 +33,8 @@ PRETRAIN = ("server_voices", "server_clip_share", "server_epochs", "server_owner
 FEDERATED = (
     "rounds", "clients_per_round", "client_epochs", "client_learning_rate", "client_optimizer",
     "client_schedule", "fairness_q", "server_optimizer", "server_learning_rate", "server_schedule",
-    "server_momentum", "proximal_strength", "dropout_rate", "eval_every", "eval_clients", "aggregator",
-    "dp_noise_multiplier", "dp_clip", "dp_clipping", "dp_target_epsilon", "dp_delta",
+    "server_momentum", "proximal_strength", "train_layers", "dropout_rate", "eval_every", "eval_clients",
+    "aggregator", "dp_noise_multiplier", "dp_clip", "dp_clipping", "dp_target_epsilon", "dp_delta",
 )  # fmt: skip
 
 
