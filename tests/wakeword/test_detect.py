@@ -103,14 +103,14 @@ def test_detect_bad_model_or_file(tmp_path, exported_model):
 
 
 @pytest.fixture(scope="module")
-def tcn_files(trained_run, tmp_path_factory):
+def tcn_files(trained_run, exported_model, tmp_path_factory):
     """``trained_run`` (the default model, which streams) exported in both forms (float) and in the
-    streaming form it ships in (float16 for speech_dnn), with the run's own threshold."""
+    streaming form it ships in (float16 for speech_dnn: ``exported_model``)."""
     name = json.loads((trained_run / "run.json").read_text())["model"]
     assert name == DEFAULT_MODEL and streamable(name)
     root, run = tmp_path_factory.mktemp("default"), trained_run
-    files = {}
-    for form, quantize in (("stream", "none"), ("window", "none"), ("stream", default_quantize(name))):
+    files = {("stream", default_quantize(name)): exported_model}
+    for form, quantize in (("stream", "none"), ("window", "none")):
         files[form, quantize] = root / f"{form}-{quantize}.tflite"
         extra = ["--window"] if form == "window" else []
         result = run_wakeword("export", run, "--out", files[form, quantize], "--quantize", quantize, *extra)
