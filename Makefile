@@ -65,7 +65,8 @@ bench: setup  ## run the benchmarks (results in runs/bench/, summary in docs/BEN
 	$(BIN)/python -m bench.tflite --run runs/bench/central-tc_resnet --fleet $(BENCH_FLEET)
 	$(BIN)/python -m bench.workers --fleet $(BENCH_FLEET)
 	$(BIN)/python -m bench.scale
-	$(BIN)/python -m bench.training dp --fleet $(BENCH_FLEET)
+	$(BIN)/python -m bench.dp_plan
+	$(BIN)/python -m bench.dp --fleet $(BENCH_FLEET)
 	$(BIN)/python -m bench.training real-speech
 	$(BIN)/python -m bench.real_speech
 
