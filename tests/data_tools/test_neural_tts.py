@@ -78,7 +78,7 @@ def test_fleet_with_neural_owners_is_deterministic(tmp_path, monkeypatch):
     monkeypatch.setenv("WAKEWORD_TTS_CACHE", str(tmp_path / "cache-a"))
     a = synth_fleet(config, tmp_path / "a", jobs=2)
     monkeypatch.setenv("WAKEWORD_TTS_CACHE", str(tmp_path / "cache-b"))  # synthesized again
-    b = synth_fleet(config, tmp_path / "b", jobs=1)
+    b = synth_fleet(config, tmp_path / "b", jobs=2)  # jobs: test_synth (Kokoro owners too)
     assert tree_digest(a.root) == tree_digest(b.root)
 
 
