@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -34,6 +35,16 @@ def machine() -> dict:
         "python": platform.python_version(),
         "os": platform.platform(),
     }
+
+
+def wakeword(*args) -> None:
+    """Run ``wakeword ARGS`` (this checkout's code) in a subprocess, echoing the command; a failed
+    step (it printed its own one-line error) ends the benchmark with one line too."""
+    command = [sys.executable, "-m", "wakeword.cli.main", *map(str, args)]
+    print("$ wakeword " + " ".join(shlex.quote(str(a)) for a in args), flush=True)
+    code = subprocess.run(command, check=False).returncode
+    if code != 0:
+        raise SystemExit(f"bench: `wakeword {args[0]}` failed (exit {code}); its message is above")
 
 
 def record(name: str, results: dict) -> Path:

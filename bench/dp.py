@@ -18,20 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from bench.common import record
+from bench.common import record, wakeword
 
 OUT = Path("runs/bench/dp")
 BUDGETS = (1.0, 2.0)  # FA/h at which the test DET's FRR is read
-
-
-def _wakeword(*args) -> None:
-    command = [sys.executable, "-m", "wakeword.cli.main", *map(str, args)]
-    print("$ wakeword " + " ".join(map(str, args)), flush=True)
-    subprocess.run(command, check=True)
 
 
 def train_and_evaluate(fleet: Path, run: Path, options: list[str]) -> dict:
@@ -40,10 +32,10 @@ def train_and_evaluate(fleet: Path, run: Path, options: list[str]) -> dict:
 
     if not (run / "run.json").exists():
         resume = ["--resume"] if (run / "checkpoints" / "latest.json").exists() else []
-        _wakeword("train", "--fleet", fleet, "--out", run, *options, *resume)
+        wakeword("train", "--fleet", fleet, "--out", run, *options, *resume)
     report = run / "eval" / REPORT_FILE
     if not report.exists():
-        _wakeword("eval", "--model", run, "--fleet", fleet, "--out", run / "eval")
+        wakeword("eval", "--model", run, "--fleet", fleet, "--out", run / "eval")
     return json.loads(report.read_text())
 
 
@@ -61,6 +53,17 @@ def row(name: str, run: Path, report: dict) -> dict:
     return out
 
 
+def _epsilons(text: str) -> list[str]:
+    """``--epsilons``: positive numbers, comma-separated (as typed, for the run folders' names)."""
+    values = [v.strip() for v in text.split(",")]
+    try:
+        if all(float(v) > 0 for v in values):
+            return values
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"expected positive numbers like 2,4,8, got {text!r}")
+
+
 def _or_nan(value: float | None) -> float:
     return float("nan") if value is None else value
 
@@ -69,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--fleet", type=Path, required=True)
-    parser.add_argument("--epsilons", default="2,4,8")
+    parser.add_argument(
+        "--epsilons", type=_epsilons, default="2,4,8", help="target epsilons, comma-separated"
+    )
     parser.add_argument("--rounds", type=int, default=100)
     parser.add_argument("--clients-per-round", type=int, default=100)
     parser.add_argument("--train-layers", default="tail", choices=("all", "tail"))
@@ -81,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = {"no DP": (OUT / f"mean-{args.train_layers}", [*common, "--aggregator", "mean"])}
     if args.train_layers != "all":  # the default recipe as it is, every weight trained
         runs["no DP, all layers"] = (OUT / "mean-all", [*common[:4], "--aggregator", "mean"])
-    for eps in args.epsilons.split(","):
+    for eps in args.epsilons:
         dp = ["--aggregator", "dp", "--dp-target-epsilon", eps, "--dp-delta", args.delta]
         runs[f"epsilon {eps}"] = (
             OUT / f"dp-{eps}-{args.train_layers}",

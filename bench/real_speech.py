@@ -24,23 +24,16 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import RESULTS, record
+from bench.common import RESULTS, record, wakeword
 
 OUT = RESULTS / "real-speech"
 SNR_DB = 10.0  # the Picovoice benchmark's mixing level
 SPHINX_THRESHOLDS = (1e-40, 1e-30, 1e-20, 1e-10, 1e-5)  # a full decode of every clip each
-
-
-def _wakeword(*args) -> None:
-    command = [sys.executable, "-m", "wakeword.cli.main", *map(str, args)]
-    print("$ wakeword " + " ".join(shlex.quote(str(a)) for a in args), flush=True)
-    subprocess.run(command, check=True)
 
 
 def build_model(
@@ -50,14 +43,14 @@ def build_model(
     folder = OUT / keyword.replace(" ", "-")
     fleet, run, model = folder / "fleet", folder / "run", folder / "model.tflite"
     if not (fleet / ".complete").exists():
-        _wakeword("data", "synth", "--phrase", keyword, "--devices", devices, "--out", fleet, *synth_args)
+        wakeword("data", "synth", "--phrase", keyword, "--devices", devices, "--out", fleet, *synth_args)
         (fleet / ".complete").touch()
     if not (run / "model.keras").exists() and not (run / "run.json").exists():
-        _wakeword("train", "--fleet", fleet, "--out", run, *train_args)
+        wakeword("train", "--fleet", fleet, "--out", run, *train_args)
     if not list(run.glob("eval-*/report.json")):  # the threshold the model ships with
-        _wakeword("eval", "--model", run, "--fleet", fleet)
+        wakeword("eval", "--model", run, "--fleet", fleet)
     if not model.exists():
-        _wakeword("export", run, "--out", model)  # the model's own default (int8; float16 for speech_dnn)
+        wakeword("export", run, "--out", model)  # the model's own default (int8; float16 for speech_dnn)
     return fleet, model
 
 

@@ -203,7 +203,7 @@ class FederatedConfig:
     )
     dp_noise_multiplier: float = setting(1.0, doc="dp: Gaussian noise std / clipping norm")
     dp_clip: float = setting(
-        0.5, doc="dp: L2 norm each phone's update is clipped to (fixed, so the accounting is exact)"
+        0.5, doc="dp: L2 norm each phone's update is clipped to (with --dp-clipping adaptive, its start)"
     )
     dp_clipping: str = setting(
         "fixed",
