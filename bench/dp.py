@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--fleet", type=Path, required=True)
     parser.add_argument(
-        "--epsilons", type=_epsilons, default="8,4,2", help="target epsilons, comma-separated, run in this order"
+        "--epsilons", type=_epsilons, default="8,4,2", help="target epsilons, comma-separated, run in order"
     )
     parser.add_argument("--rounds", type=int, default=100)
     parser.add_argument("--clients-per-round", type=int, default=100)
