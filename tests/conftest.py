@@ -9,13 +9,21 @@ import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # The suite synthesizes its neural takes and trains its server models itself, in temporary
-# caches removed when it ends (not the user's ~/.cache/wakeword).
+# caches removed when it ends (not the user's ~/.cache/wakeword). Under pytest-xdist the controller
+# makes them and its workers inherit them: the TTS cache is shared (entries are written whole, then
+# renamed), the server cache gets a folder per worker (two workers never build one model at once).
 if "WAKEWORD_TTS_CACHE" not in os.environ:
     os.environ["WAKEWORD_TTS_CACHE"] = tempfile.mkdtemp(prefix="wakeword-test-tts-")
     atexit.register(shutil.rmtree, os.environ["WAKEWORD_TTS_CACHE"], ignore_errors=True)
 if "WAKEWORD_SERVER_CACHE" not in os.environ:
     os.environ["WAKEWORD_SERVER_CACHE"] = tempfile.mkdtemp(prefix="wakeword-test-server-")
+    os.environ["WAKEWORD_TEST_OWN_CACHES"] = "1"
     atexit.register(shutil.rmtree, os.environ["WAKEWORD_SERVER_CACHE"], ignore_errors=True)
+if os.environ.get("WAKEWORD_TEST_OWN_CACHES") and "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ["WAKEWORD_SERVER_CACHE"] = os.path.join(
+        os.environ["WAKEWORD_SERVER_CACHE"], os.environ["PYTEST_XDIST_WORKER"]
+    )
+    os.environ.pop("WAKEWORD_TEST_OWN_CACHES")
 
 from pathlib import Path
 
@@ -26,6 +34,30 @@ from data_tools.shared_data import shared_speech_dir
 from data_tools.tts import Voice, synthesize
 from wakeword.audio import write_wav
 from wakeword.constants import SAMPLE_RATE
+
+# Fixtures that take minutes to build, and the group of tests that share one build under
+# pytest-xdist (`-n 2 --dist loadgroup`, setup.cfg); every other module is a group of its own, so
+# module-scoped fixtures are built once too.
+SHARED_BUILDS = {"trained_run": "trained-model", "exported_model": "trained-model"}
+# The longest groups start first (each takes minutes), so neither worker is left alone at the end.
+LONGEST_FIRST = (
+    "tests/wakeword/test_demo.py",
+    "trained-model",
+    "tests/data_tools/test_neural_tts.py",
+    "tests/orchestrator/test_workers.py",
+    "tests/orchestrator/test_federated.py",
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    group_of = {}
+    for item in items:
+        groups = {SHARED_BUILDS[name] for name in item.fixturenames if name in SHARED_BUILDS}
+        group_of[item.nodeid] = groups.pop() if groups else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group_of[item.nodeid]))
+    rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(group_of[item.nodeid], len(rank)))  # stable
 
 
 @pytest.fixture
