@@ -81,7 +81,7 @@ def test_both_phases_run_and_are_recorded(default_run, tiny_fleet):
     assert "federated fine-tuning: " in log and "validation phones after it: loss" in log
 
 
-@pytest.mark.slow  # (~1 min) phase 1 has no checkpoints: a resumed run makes it again, the same
+# (~40 s) phase 1 has no checkpoints: a resumed run makes it again, the same
 def test_kill_9_in_the_server_phase_resumes_to_the_same_weights(default_run, tiny_fleet, tmp_path):
     cache = tmp_path / "cache"
     crashed = _train(tiny_fleet.root, tmp_path / "run", cache)

@@ -125,8 +125,11 @@ def test_a_dead_worker_is_named_and_resume_finishes(tiny_fleet, tmp_path, worker
     assert len(json.loads((out / "run.json").read_text())["history"]) == 2
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("aggregator", ["robust", "dp", "secure"])
+# dp over two workers runs by default (issue 24's test); robust and secure are slow-marked
+@pytest.mark.parametrize(
+    "aggregator",
+    [pytest.param("robust", marks=pytest.mark.slow), "dp", pytest.param("secure", marks=pytest.mark.slow)],
+)
 def test_every_aggregator_over_two_workers(tiny_fleet, tmp_path, workers, aggregator):
     targets = ",".join(w.target for w in workers)
     dp = ["--dp-target-epsilon", "20", "--dp-clipping", "adaptive"] if aggregator == "dp" else []
