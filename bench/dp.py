@@ -10,8 +10,9 @@ fleet's training phones, the phones per round and the rounds), the same recipe w
 ``--aggregator mean`` as the baseline, then ``wakeword eval`` on the held-out phones. A row per
 run: epsilon, the noise used, FRR at the validation threshold and the test DET's FRR at <= 1 and
 <= 2 FA/h (issue 24's goal: epsilon <= 8 at delta 1e-5 within 2 points of no DP at 2 FA/h).
-Runs resume (``--resume``) and a finished one is reused. Results: runs/bench/dp.json; the plan
-for fleets this machine cannot hold: ``python -m bench.dp_plan``.
+Runs resume (``--resume``) and a finished one of the same fleet is reused (another fleet's is an
+error). Results: runs/bench/dp.json; the plan for fleets this machine cannot hold:
+``python -m bench.dp_plan``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ def train_and_evaluate(fleet: Path, run: Path, options: list[str]) -> dict:
     """One run of the default recipe with ``options`` (trained, or resumed, then evaluated)."""
     from orchestrator.reports import REPORT_FILE
 
-    if not (run / "run.json").exists():
+    if (run / "run.json").exists():  # reused: it must be of this fleet
+        trained_on = json.loads((run / "run.json").read_text()).get("fleet")
+        if trained_on != str(fleet.resolve()):
+            raise SystemExit(f"bench: {run} was trained on {trained_on}, not {fleet}: move it away first")
+    else:
         resume = ["--resume"] if (run / "checkpoints" / "latest.json").exists() else []
         wakeword("train", "--fleet", fleet, "--out", run, *options, *resume)
     report = run / "eval" / REPORT_FILE
@@ -75,14 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--epsilons", type=_epsilons, default="8,4,2", help="target epsilons, comma-separated, run in order"
     )
-    parser.add_argument("--rounds", type=int, default=100)
-    parser.add_argument("--clients-per-round", type=int, default=100)
-    parser.add_argument("--train-layers", default="tail", choices=("all", "tail"))
+    parser.add_argument("--rounds", type=int, default=100, help="federated rounds of every run")
+    parser.add_argument("--clients-per-round", type=int, default=100, help="phones sampled per round")
+    parser.add_argument(
+        "--train-layers", default="tail", choices=("all", "tail"), help="what the phones train (DP runs too)"
+    )
     parser.add_argument("--dp-clipping", default="adaptive", choices=("fixed", "adaptive"))
-    parser.add_argument("--delta", type=float, default=1e-5)
+    parser.add_argument("--delta", type=float, default=1e-5, help="the DP runs' delta")
     args = parser.parse_args(argv)
-    common = ["--rounds", args.rounds, "--clients-per-round", args.clients_per_round,
-              "--train-layers", args.train_layers]  # fmt: skip
+    schedule = ["--rounds", args.rounds, "--clients-per-round", args.clients_per_round]
+    common = [*schedule, "--train-layers", args.train_layers]
     runs = {"no DP": (OUT / f"mean-{args.train_layers}", [*common, "--aggregator", "mean"])}
     for eps in args.epsilons:  # in the order given: a bench stopped early has the first ones
         dp = ["--aggregator", "dp", "--dp-target-epsilon", eps, "--dp-delta", args.delta]
@@ -91,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             [*common, *dp, "--dp-clipping", args.dp_clipping],
         )
     if args.train_layers != "all":  # the default recipe as it is, every weight trained
-        runs["no DP, all layers"] = (OUT / "mean-all", [*common[:4], "--aggregator", "mean"])
+        runs["no DP, all layers"] = (OUT / "mean-all", [*schedule, "--aggregator", "mean"])
     rows = [
         row(name, run, train_and_evaluate(args.fleet, run, options)) for name, (run, options) in runs.items()
     ]
