@@ -4,7 +4,10 @@ Phase 1 (server pre-training) is central training on a fleet of speakers the ser
 for itself: the same synthesis, rooms and noise as a simulated phone, never a phone's audio. Its
 model is cached (``$WAKEWORD_SERVER_CACHE``, default ``~/.cache/wakeword/server``) under a key of
 the phrase and every setting that shapes it, and reused by every later run with the same key.
-Phase 2 (federated fine-tuning) starts the phones' rounds from that model. Measured on the
+Server models the project made once ship in the repository (``orchestrator/server_models``, same
+layout and keys as the cache) and are used before the cache: a fresh machine training the default
+phrase with the default settings skips phase 1. Phase 2 (federated fine-tuning) starts the
+phones' rounds from that model. Measured on the
 200-phone fleet (docs/BENCHMARKS.md): 5.0% FRR at 0.5 FA/h, where 40 federated rounds from a
 random start miss 91%.
 """
@@ -36,10 +39,14 @@ __all__ = [
     "server_cache",
     "server_model",
     "server_path",
+    "shipped_server_models",
     "train_pretrained",
 ]
 
 SERVER_CACHE_ENV = "WAKEWORD_SERVER_CACHE"
+# Server models made by the project with this module's defaults (docs/BENCHMARKS.md says how),
+# shipped read-only in the repository under the same keys as the cache.
+SHIPPED_SERVER_MODELS = Path(__file__).resolve().parent / "server_models"
 SERVER_FORMAT = 1  # bump when the same settings would make a different server model
 SERVER_SEED = 2  # the server's synthesis: another seed than a fleet's default (1)
 # A server speaker's clips, scaled by ``server_clip_share`` from a phone's (FleetConfig's defaults).
@@ -117,8 +124,24 @@ def server_path(
     return server_cache(cache) / _key(phrase, fleet, central) / "model"
 
 
+def shipped_server_models() -> Path:
+    """The folder of server models shipped with wakeword (keyed like :func:`server_cache`)."""
+    return SHIPPED_SERVER_MODELS
+
+
 def is_finished(run: Path) -> bool:
     return (run / RUN_FILE).is_file()
+
+
+def existing_server_model(
+    phrase: str, config: PretrainConfig, *, model: str, width: float, cache: str | os.PathLike | None = None
+) -> Path | None:
+    """The finished server model for these settings: the shipped one, else the cached one, else None."""
+    for root in (shipped_server_models(), server_cache(cache)):
+        run = server_path(phrase, config, model=model, width=width, cache=root)
+        if is_finished(run):
+            return run
+    return None
 
 
 def server_model(
@@ -137,11 +160,13 @@ def server_model(
     An interrupted call resumes: finished speakers are kept; the central training restarts.
     The server's fleet is deleted once its model is saved (the model is what is reused).
     """
+    existing = existing_server_model(phrase, config, model=model, width=width, cache=cache)
+    if existing is not None:
+        shipped = existing.is_relative_to(shipped_server_models())
+        log(f"server pre-training: reusing {existing}" + (" (shipped with wakeword)" if shipped else ""))
+        return existing
     run = server_path(phrase, config, model=model, width=width, cache=cache)
     root = run.parent
-    if is_finished(run):
-        log(f"server pre-training: reusing {run}")
-        return run
     log(f"server pre-training: {config.server_voices} voices the server synthesizes itself -> {root}")
     # synthesis names each phone it finishes: one bar for all of them
     voices = None if progress is None else lambda _phone, done, total: progress("server voices", done, total)
@@ -179,7 +204,7 @@ def train_pretrained(
     """
     started = time.perf_counter()
     where = {"model": config.model, "width": config.width, "cache": cache}
-    reused = is_finished(server_path(fleet.phrase, pretrain, **where))
+    reused = existing_server_model(fleet.phrase, pretrain, **where) is not None
     start = server_model(fleet.phrase, pretrain, **where, progress=progress, log=log)
     server_seconds = time.perf_counter() - started
     description = train_federated(

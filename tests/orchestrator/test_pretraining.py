@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -114,3 +115,32 @@ def test_settings_are_checked():
         PretrainConfig(server_voices=1)
     with pytest.raises(ParameterError, match="`server_epochs`"):
         PretrainConfig(server_epochs=0)
+
+
+def test_a_shipped_server_model_is_used_before_the_cache(default_run, tiny_fleet, tmp_path, monkeypatch):
+    from orchestrator import pretraining
+
+    config = PretrainConfig(server_voices=3, server_clip_share=0.1, server_epochs=2)
+    where = {"model": DEFAULT_MODEL, "width": 1.0}
+    made = server_path(tiny_fleet.phrase, config, **where, cache=default_run[0] / "cache")
+    shipped = server_path(tiny_fleet.phrase, config, **where, cache=tmp_path / "shipped")
+    shutil.copytree(made, shipped)
+    monkeypatch.setattr(pretraining, "SHIPPED_SERVER_MODELS", tmp_path / "shipped")
+    lines = []
+    got = pretraining.server_model(
+        tiny_fleet.phrase, config, **where, cache=tmp_path / "empty", log=lines.append
+    )
+    assert got == shipped and lines == [f"server pre-training: reusing {shipped} (shipped with wakeword)"]
+    assert not (tmp_path / "empty").exists()  # nothing synthesized, nothing cached
+
+
+def test_the_default_phrase_ships_its_server_model_for_todays_settings():
+    """Changing what shapes the default server model (FleetConfig's or PretrainConfig's defaults)
+    changes its key: make the shipped model again (docs/BENCHMARKS.md, section 7)."""
+    from orchestrator.pretraining import existing_server_model, shipped_server_models
+
+    run = existing_server_model("hey computer", PretrainConfig(), model=DEFAULT_MODEL, width=1.0,
+                                cache=Path("/nonexistent"))  # fmt: skip
+    assert run is not None and run.is_relative_to(shipped_server_models()), "no shipped server model"
+    model, description, _window = load_run(run)
+    assert description.phrase == "hey computer" and model.count_params() == description.parameters

@@ -6,7 +6,8 @@ import json
 
 from tests.helpers import run_wakeword
 
-TINY = ["--devices", "4", "--rounds", "2", "--server-voices", "3", "--background-minutes", "0.5"]
+TINY = ["--devices", "4", "--rounds", "2", "--server-voices", "3", "--server-clip-share", "0.5",
+        "--server-epochs", "12", "--background-minutes", "0.5"]  # fmt: skip
 
 
 def test_demo_runs_end_to_end_and_reuses_its_output(tmp_path):
