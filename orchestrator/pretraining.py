@@ -220,6 +220,7 @@ def train_pretrained(
             "epochs": len(read_description(start).history),
             "seconds": round(server_seconds, 1),  # this run's: ~0 when the cached model is reused
             "reused": reused,
+            "shipped": start.is_relative_to(shipped_server_models()),  # made by the project
             "validation": _validation(description.start_eval or {}),
         },
         {

@@ -108,6 +108,7 @@ def test_a_second_run_reuses_the_server_model_and_resumes_after_kill_9(default_r
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert [row["round"] for row in run["history"]] == [1, 2, 3]
     assert run["phases"][0]["reused"] and run["phases"][0]["validation"]["loss"] > 0
+    assert not run["phases"][0]["shipped"]
 
 
 def test_settings_are_checked():

@@ -257,6 +257,7 @@ def _phase_rows(description) -> dict:
         val = phase["validation"]
         after = f"validation loss {val['loss']:.4f}, " if "loss" in val else ""
         reused = " (cached model reused)" if phase.get("reused") else ""
+        reused = " (the model shipped with wakeword)" if phase.get("shipped") else reused
         rows[phase["phase"]] = f"{after}{phase['seconds']:.0f} s{reused}"
     return rows
 
