@@ -119,8 +119,9 @@ def _train(config: DemoConfig, fleet, *, progress: Callable | None, echo: Callab
 
     run_dir = config.out / "run"
     echo(
-        f"[2/5] training: the server pre-trains on {config.server_voices} voices of its own, then "
-        f"{config.rounds} federated rounds x {config.clients_per_round} phones fine-tune (TFF)"
+        f"[2/5] training: the server's model ({config.server_voices} voices of its own; shipped, cached "
+        f"or made now), then {config.rounds} federated rounds x {config.clients_per_round} phones "
+        "fine-tune (TFF)"
     )
     fed = FederatedConfig(
         rounds=config.rounds,
