@@ -7,9 +7,8 @@ the phrase and every setting that shapes it, and reused by every later run with 
 Server models the project made once ship in the repository (``orchestrator/server_models``, same
 layout and keys as the cache) and are used before the cache: a fresh machine training the default
 phrase with the default settings skips phase 1. Phase 2 (federated fine-tuning) starts the
-phones' rounds from that model. Measured on the
-200-phone fleet (docs/BENCHMARKS.md): 5.0% FRR at 0.5 FA/h, where 40 federated rounds from a
-random start miss 91%.
+phones' rounds from that model. Measured on the 200-phone fleet (docs/BENCHMARKS.md): 5.0% FRR at
+0.5 FA/h, where 40 federated rounds from a random start miss 91%.
 """
 
 from __future__ import annotations

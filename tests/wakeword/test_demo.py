@@ -34,3 +34,10 @@ def test_demo_runs_end_to_end_and_reuses_its_output(tmp_path):
 def test_demo_rejects_a_tiny_fleet(tmp_path):
     result = run_wakeword("demo", "--out", tmp_path, "--devices", "2")
     assert result.code == 1 and "--devices must be at least 3" in result.stderr
+
+
+def test_the_demos_server_is_the_default_one_that_ships():
+    from orchestrator.pretraining import PretrainConfig
+    from wakeword.cli.demo_job import DemoConfig, pretrain_config
+
+    assert pretrain_config(DemoConfig()) == PretrainConfig()

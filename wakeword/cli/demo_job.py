@@ -114,7 +114,7 @@ def _make_fleet(config: DemoConfig, *, progress: Callable | None, echo: Callable
 
 def _train(config: DemoConfig, fleet, *, progress: Callable | None, echo: Callable):
     from orchestrator.federated import FederatedConfig
-    from orchestrator.pretraining import PretrainConfig, train_pretrained
+    from orchestrator.pretraining import train_pretrained
     from orchestrator.run import RUN_FILE, read_description
 
     run_dir = config.out / "run"
@@ -133,13 +133,19 @@ def _train(config: DemoConfig, fleet, *, progress: Callable | None, echo: Callab
         echo("      reusing the finished run")
     else:
         resume = (run_dir / "checkpoints" / "latest.json").exists()
-        pretrain = PretrainConfig(
-            server_voices=config.server_voices,
-            server_clip_share=config.server_clip_share,
-            server_epochs=config.server_epochs,
+        train_pretrained(
+            fleet, run_dir, fed, pretrain_config(config), resume=resume, progress=progress, log=echo
         )
-        train_pretrained(fleet, run_dir, fed, pretrain, resume=resume, progress=progress, log=echo)
     return read_description(run_dir)
+
+
+def pretrain_config(config: DemoConfig):
+    """The demo's server settings as a :class:`~orchestrator.pretraining.PretrainConfig` (with
+    DemoConfig's defaults it must equal PretrainConfig(), whose model ships: tested)."""
+    from orchestrator.pretraining import PretrainConfig
+
+    names = ("server_voices", "server_clip_share", "server_epochs")
+    return PretrainConfig(**{name: getattr(config, name) for name in names})
 
 
 def _evaluate(config: DemoConfig, fleet, description, *, progress: Callable | None, echo: Callable):

@@ -2,7 +2,8 @@
 
 The default recipe has two phases. 1. Server pre-training: the server synthesizes speakers of its
 own (never a phone's audio) and trains on them centrally; the model is cached in
-~/.cache/wakeword/server and reused by every later run with the same phrase and settings.
+~/.cache/wakeword/server and reused by every later run with the same phrase and settings ("hey
+computer" with the default settings: the model ships with wakeword, so phase 1 takes no time).
 2. Federated fine-tuning: TensorFlow Federated rounds over the training phones start from that
 model; raw audio never leaves a phone. --from-scratch skips phase 1 (federated from a random
 start: far worse, see docs/BENCHMARKS.md), --init-from RUN starts from another run's model.
