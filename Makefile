@@ -73,6 +73,7 @@ bench: setup  ## run the benchmarks (results in runs/bench/, summary in docs/BEN
 	$(BIN)/python -m bench.dp --fleet $(DP_FLEET)
 	$(BIN)/python -m bench.training real-speech
 	$(BIN)/python -m bench.real_speech
+	$(BIN)/python -m bench.server_voices --pool
 
 lock:  ## regenerate requirements.lock from requirements.in
 	scripts/lock.sh

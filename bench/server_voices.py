@@ -1,0 +1,136 @@
+"""What the server's own voices buy on real people: its pre-trained model alone, scored on real clips.
+
+    python -m bench.server_voices [--keyword computer] [--variants 122:1.0,366:0.33,1000:0.12]
+                                  [--seeds 1,2,3] [--pool]
+
+Each variant ``VOICES:SHARE`` is a :class:`~orchestrator.pretraining.PretrainConfig`: the server
+synthesizes ``VOICES`` speakers with ``SHARE`` of a phone's clips each (the default recipe's phase 1;
+``122:1.0`` is the default), and central training makes its model, once per ``--seeds`` seed (the
+fleet and its embeddings are made once). ``--pool`` adds a run on every variant's speakers together.
+Every model is exported as ``wakeword export`` does and the keyword's real clips of
+``../shared/speech`` are streamed through it against LibriSpeech (1.09 h of real read speech): the
+FRR read off the DET curve at <= 0.5 / 1 / 2 / 5 / 10 / 20 FA/h, per seed and averaged (seeds move
+it by several points). No phone and no federated round: this measures the server's model alone.
+Results: runs/bench/server_voices.json. Skips cleanly where ../shared/speech is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import RESULTS, record, wakeword
+
+OUT = RESULTS / "server-voices"
+BUDGETS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0)  # FA/h at which the DET curve is read
+
+
+def parse_variant(text: str) -> tuple[int, float]:
+    """``"366:0.33"`` -> (366, 0.33)."""
+    voices, share = text.split(":")
+    return int(voices), float(share)
+
+
+def server_fleet(keyword: str, voices: int, share: float) -> Path:
+    """The variant's server fleet (kept, unlike the recipe's, so seeds reuse its embeddings)."""
+    from data_tools.synth import synth_fleet
+    from orchestrator.pretraining import PretrainConfig
+
+    folder = OUT / keyword.replace(" ", "-") / f"{voices}x{share:g}" / "fleet"
+    if not (folder / ".complete").exists():
+        config = PretrainConfig(server_voices=voices, server_clip_share=share)
+        synth_fleet(config.fleet_config(keyword), folder)
+        (folder / ".complete").touch()
+    return folder
+
+
+def pooled_fleet(fleets: list[Path]) -> Path:
+    """One fleet listing every given fleet's phones (linked, not copied)."""
+    folder = fleets[0].parents[1] / "pooled" / "fleet"
+    (folder / "phones").mkdir(parents=True, exist_ok=True)
+    merged: dict = {}
+    phones = []
+    for k, fleet in enumerate(fleets):
+        merged = json.loads((fleet / "fleet.json").read_text())
+        for phone in merged["phones"]:
+            phone_id = f"v{k}-{phone['phone_id']}"
+            link = folder / "phones" / phone_id
+            if not link.exists():
+                link.symlink_to((fleet / phone["path"]).resolve())
+            phones.append({**phone, "phone_id": phone_id, "path": f"phones/{phone_id}"})
+    (folder / "fleet.json").write_text(json.dumps({**merged, "phones": phones}, indent=1))
+    return folder
+
+
+def seed_model(fleet: Path, seed: int, epochs: int) -> Path:
+    """Central training of the server's model on ``fleet`` with ``seed``, exported (the default form)."""
+    folder = fleet.parent / f"seed-{seed}"
+    run, model = folder / "run", folder / "model.tflite"
+    if not (run / "run.json").exists():
+        wakeword("train", "--central", "--fleet", fleet, "--out", run, "--seed", seed, "--epochs", epochs)
+    if not model.exists():  # DET curves only: the threshold in the file is not used
+        wakeword("export", run, "--out", model, "--threshold", 0.5)
+    return model
+
+
+def det_readings(model: Path, sets: dict) -> dict:
+    from bench.real_speech import evaluate_model, frr_at
+
+    result = evaluate_model(model, sets)
+    return {str(b): frr_at(result["det_curve"], b) for b in BUDGETS}
+
+
+def real_sets(keyword: str) -> dict:
+    """The keyword's real clips and LibriSpeech (the other sets left empty: DET curves only)."""
+    from bench.real_speech import _sets
+
+    sets = _sets(keyword, None, np.random.default_rng(0))
+    return {"positives": sets["positives"], "noisy": [], "others": [], "negatives": sets["negatives"]}
+
+
+def row(name: str, fleet: Path, seeds: list[int], sets: dict, epochs: int) -> dict:
+    per_seed = {seed: det_readings(seed_model(fleet, seed, epochs), sets) for seed in seeds}
+    mean = {b: round(float(np.mean([r[b] for r in per_seed.values()])), 4) for b in map(str, BUDGETS)}
+    line = " / ".join(f"{100 * mean[str(b)]:.1f}" for b in BUDGETS)
+    budgets = "/".join(f"{b:g}" for b in BUDGETS)
+    print(f"{name}: FRR at <= {budgets} FA/h, mean of {len(seeds)} seeds: {line}%")
+    return {"variant": name, "fleet": str(fleet), "per_seed": per_seed, "mean": mean}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from data_tools.shared_data import shared_speech_dir
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--keyword", default="computer", help="a Picovoice keyword, or 'hey computer'")
+    parser.add_argument(
+        "--variants", default="122:1.0,366:0.33,1000:0.12",
+        help="server fleets as VOICES:SHARE, comma-separated (default: the recipe's, then 3x and 8x the "
+        "speakers at about the same number of clips)",
+    )  # fmt: skip
+    parser.add_argument("--seeds", default="1,2,3", help="training seeds per variant (comma-separated)")
+    parser.add_argument("--epochs", type=int, default=20, help="central epochs at most (the recipe's)")
+    parser.add_argument("--pool", action="store_true", help="also train on all variants' speakers together")
+    args = parser.parse_args(argv)
+    if shared_speech_dir() is None:
+        print("skipped: ../shared/speech is absent")
+        return 0
+    variants = [parse_variant(v) for v in args.variants.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    sets = real_sets(args.keyword)
+    fleets = {f"{v} voices x {s:g}": server_fleet(args.keyword, v, s) for v, s in variants}
+    if args.pool and len(fleets) > 1:
+        fleets["all of them pooled"] = pooled_fleet(list(fleets.values()))
+    rows = [row(name, fleet, seeds, sets, args.epochs) for name, fleet in fleets.items()]
+    path = record("server_voices", {"keyword": args.keyword, "budgets": BUDGETS, "rows": rows})
+    print(f"results: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
