@@ -169,3 +169,25 @@ def test_a_head_on_the_speech_embedding_trains_exports_and_streams(tiny_fleet, t
     for clip in [c for c in store.clips() if c.kind != "stream"][:4]:
         audio = store.read(clip)
         np.testing.assert_allclose(tflite(audio), keras(audio), atol=0.02)  # float16 weights
+
+
+def test_server_voices_bench_pools_fleets_by_link(tiny_fleet, tmp_path):
+    """bench.server_voices' pooled fleet lists every fleet's phones once, linked, with their splits."""
+    import shutil
+
+    from bench.server_voices import parse_variant, pooled_fleet
+    from data_tools.fleet import Fleet
+
+    assert parse_variant("366:0.33") == (366, 0.33)
+    fleets = []
+    for name in ("122x1", "366x0.33"):
+        folder = tmp_path / "computer" / name / "fleet"
+        shutil.copytree(tiny_fleet.root, folder, symlinks=True)
+        fleets.append(folder)
+    pooled = Fleet(pooled_fleet(fleets))
+    ids = tiny_fleet.phone_ids("train")
+    assert pooled.phone_ids("train") == [f"v{k}-{p}" for k in range(2) for p in ids]
+    assert len(pooled.phone_ids("test")) == 2 * len(tiny_fleet.phone_ids("test"))
+    first = pooled.store(f"v1-{ids[0]}")
+    assert first.root.is_symlink() and first.root.resolve() == (fleets[1] / "phones" / ids[0]).resolve()
+    assert len(first.clips()) == len(tiny_fleet.store(ids[0]).clips())
