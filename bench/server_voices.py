@@ -30,20 +30,43 @@ BUDGETS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0)  # FA/h at which the DET curve is rea
 
 
 def parse_variant(text: str) -> tuple[int, float]:
-    """``"366:0.33"`` -> (366, 0.33)."""
-    voices, share = text.split(":")
+    """``"366:0.33"`` -> (366, 0.33); argparse turns a bad one into a one-line error."""
+    from orchestrator.pretraining import PretrainConfig
+    from wakeword.errors import ParameterError
+
+    try:
+        voices, share = text.split(":")
+        PretrainConfig(server_voices=int(voices), server_clip_share=float(share))  # checks the ranges
+    except ParameterError as error:  # a ValueError too: first
+        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give VOICES:SHARE, e.g. 366:0.33") from None
     return int(voices), float(share)
+
+
+def parse_variants(text: str) -> list[tuple[int, float]]:
+    return [parse_variant(v) for v in text.split(",")]
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers, e.g. 1,2,3") from None
 
 
 def server_fleet(keyword: str, voices: int, share: float) -> Path:
     """The variant's server fleet (kept, unlike the recipe's, so seeds reuse its embeddings)."""
     from data_tools.synth import synth_fleet
     from orchestrator.pretraining import PretrainConfig
+    from wakeword.progress import ProgressBars
 
     folder = OUT / keyword.replace(" ", "-") / f"{voices}x{share:g}" / "fleet"
     if not (folder / ".complete").exists():
         config = PretrainConfig(server_voices=voices, server_clip_share=share)
-        synth_fleet(config.fleet_config(keyword), folder)
+        with ProgressBars() as bars:  # one bar for all the speakers (synthesis names each phone)
+            progress = lambda _phone, done, total: bars.update(f"{voices} server voices", done, total)  # noqa: E731
+            synth_fleet(config.fleet_config(keyword), folder, progress=progress)
         (folder / ".complete").touch()
     return folder
 
@@ -109,24 +132,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keyword", default="computer", help="a Picovoice keyword, or 'hey computer'")
     parser.add_argument(
-        "--variants", default="122:1.0,366:0.33,1000:0.12",
+        "--variants", type=parse_variants, default="122:1.0,366:0.33,1000:0.12",
         help="server fleets as VOICES:SHARE, comma-separated (default: the recipe's, then 3x and 8x the "
         "speakers at about the same number of clips)",
     )  # fmt: skip
-    parser.add_argument("--seeds", default="1,2,3", help="training seeds per variant (comma-separated)")
+    parser.add_argument("--seeds", type=parse_seeds, default="1,2,3", help="training seeds, comma-separated")
     parser.add_argument("--epochs", type=int, default=20, help="central epochs at most (the recipe's)")
     parser.add_argument("--pool", action="store_true", help="also train on all variants' speakers together")
     args = parser.parse_args(argv)
     if shared_speech_dir() is None:
         print("skipped: ../shared/speech is absent")
         return 0
-    variants = [parse_variant(v) for v in args.variants.split(",")]
-    seeds = [int(s) for s in args.seeds.split(",")]
     sets = real_sets(args.keyword)
-    fleets = {f"{v} voices x {s:g}": server_fleet(args.keyword, v, s) for v, s in variants}
+    fleets = {f"{v} voices x {s:g}": server_fleet(args.keyword, v, s) for v, s in args.variants}
     if args.pool and len(fleets) > 1:
         fleets["all of them pooled"] = pooled_fleet(list(fleets.values()))
-    rows = [row(name, fleet, seeds, sets, args.epochs) for name, fleet in fleets.items()]
+    rows = [row(name, fleet, args.seeds, sets, args.epochs) for name, fleet in fleets.items()]
     path = record("server_voices", {"keyword": args.keyword, "budgets": BUDGETS, "rows": rows})
     print(f"results: {path}")
     return 0

@@ -172,13 +172,18 @@ def test_a_head_on_the_speech_embedding_trains_exports_and_streams(tiny_fleet, t
 
 
 def test_server_voices_bench_pools_fleets_by_link(tiny_fleet, tmp_path):
-    """bench.server_voices' pooled fleet lists every fleet's phones once, linked, with their splits."""
+    """bench.server_voices' pooled fleet lists every fleet's phones once, linked, with their splits;
+    a bad variant is a one-line argparse error."""
+    import argparse
     import shutil
 
     from bench.server_voices import parse_variant, pooled_fleet
     from data_tools.fleet import Fleet
 
     assert parse_variant("366:0.33") == (366, 0.33)
+    for bad, says in [("122", "VOICES:SHARE"), ("1:0.5", "server_voices"), ("122:2", "server_clip_share")]:
+        with pytest.raises(argparse.ArgumentTypeError, match=says):
+            parse_variant(bad)
     fleets = []
     for name in ("122x1", "366x0.33"):
         folder = tmp_path / "computer" / name / "fleet"
