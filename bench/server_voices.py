@@ -57,8 +57,9 @@ def parse_seeds(text: str) -> list[int]:
 
 def server_fleet(keyword: str, voices: int, share: float) -> Path:
     """The variant's server fleet (kept, unlike the recipe's, so seeds reuse its embeddings)."""
+    from data_tools.fleet import Fleet
     from data_tools.synth import synth_fleet
-    from orchestrator.pretraining import PretrainConfig
+    from orchestrator.pretraining import PretrainConfig, with_public_speech
     from wakeword.progress import ProgressBars
 
     folder = OUT / keyword.replace(" ", "-") / f"{voices}x{share:g}" / "fleet"
@@ -67,6 +68,8 @@ def server_fleet(keyword: str, voices: int, share: float) -> Path:
         with ProgressBars() as bars:  # one bar for all the speakers (synthesis names each phone)
             progress = lambda _phone, done, total: bars.update(f"{voices} server voices", done, total)  # noqa: E731
             synth_fleet(config.fleet_config(keyword), folder, progress=progress)
+        if config.server_public_speech != "none":  # the recipe's server adds real prompts too
+            with_public_speech(Fleet(folder), share=share)
         (folder / ".complete").touch()
     return folder
 
@@ -80,6 +83,8 @@ def pooled_fleet(fleets: list[Path]) -> Path:
     for k, fleet in enumerate(fleets):
         merged = json.loads((fleet / "fleet.json").read_text())
         for phone in merged["phones"]:
+            if k and phone["split"] == "public":  # the same public prompts: listed once
+                continue
             phone_id = f"v{k}-{phone['phone_id']}"
             link = folder / "phones" / phone_id
             if not link.exists():

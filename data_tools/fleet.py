@@ -25,13 +25,13 @@ __all__ = ["FLEET_FILE", "SPLITS", "Fleet", "PhoneEntry", "voice_group"]
 FLEET_FORMAT = "wakeword-fleet"
 FLEET_VERSION = 1
 FLEET_FILE = "fleet.json"
-SPLITS = ("train", "test")
+SPLITS = ("train", "test", "public")  # public: recordings no phone made (they train only)
 
 
 @dataclass(frozen=True)
 class PhoneEntry:
     phone_id: str
-    split: str  # "train" or "test" (held out: speakers and rooms never seen in training)
+    split: str  # "train", "test" (held out: speakers and rooms never seen in training) or "public"
     path: str  # relative to the fleet folder
 
 
@@ -73,9 +73,10 @@ class Fleet:
         return sorted(train[:count])
 
     def training_ids(self) -> list[str]:
-        """Training-split phones that train (all but :meth:`validation_ids`)."""
+        """Phones that train: the training split but :meth:`validation_ids`, then any public ones
+        (recordings of the server's, :mod:`data_tools.public_speech`)."""
         held = set(self.validation_ids())
-        return [p for p in self.phone_ids("train") if p not in held]
+        return [p for p in self.phone_ids("train") if p not in held] + self.phone_ids("public")
 
     def streams(self, split: str) -> list[PhoneStore]:
         """Background streams of a split: the first third (at least one if there are two or more)

@@ -23,7 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from data_tools.fleet import Fleet
+from data_tools.fleet import Fleet, write_fleet_description
+from data_tools.public_speech import add_public_speech
 from data_tools.synth import OWNER_VOICES, FleetConfig, synth_fleet
 from data_tools.text import normalize_phrase
 from orchestrator.central import CentralConfig, train_central
@@ -48,6 +49,7 @@ SERVER_CACHE_ENV = "WAKEWORD_SERVER_CACHE"
 SHIPPED_SERVER_MODELS = Path(__file__).resolve().parent / "server_models"
 SERVER_FORMAT = 1  # bump when the same settings would make a different server model
 SERVER_SEED = 2  # the server's synthesis: another seed than a fleet's default (1)
+PUBLIC_SPEECH = ("asterisk", "none")  # real recordings the server may add (data_tools.public_speech)
 # A server speaker's clips, scaled by ``server_clip_share`` from a phone's (FleetConfig's defaults).
 CLIP_COUNTS = ("positives", "in_sentence", "partials", "soundalikes", "speech", "noise")
 
@@ -75,11 +77,20 @@ class PretrainConfig:
         "without neural voices, to measure what the phones' voices teach it)",
     )
 
+    server_public_speech: str = setting(
+        "asterisk",
+        choices=PUBLIC_SPEECH,
+        doc="real recorded speech the server adds to its negatives: asterisk (Debian's Asterisk "
+        "voice prompts, 5 voices, about 2 h, scaled by --server-clip-share; installed by make setup) "
+        "or none",
+    )
+
     def __post_init__(self) -> None:
         check_range("server_voices", self.server_voices, low=2)
         check_range("server_epochs", self.server_epochs, low=1)
         check_range("server_clip_share", self.server_clip_share, low=0.05, high=1)
         check_choice("server_owner_voices", self.server_owner_voices, OWNER_VOICES)
+        check_choice("server_public_speech", self.server_public_speech, PUBLIC_SPEECH)
 
     def fleet_config(self, phrase: str) -> FleetConfig:
         """The server's own fleet: ``server_voices`` training speakers (a tenth validate) and one
@@ -103,13 +114,13 @@ def server_cache(cache: str | os.PathLike | None = None) -> Path:
     return Path(cache or os.environ.get(SERVER_CACHE_ENV) or default)
 
 
-def _key(phrase: str, fleet: FleetConfig, central: CentralConfig) -> str:
+def _key(phrase: str, fleet: FleetConfig, central: CentralConfig, public_speech: str) -> str:
     """A folder name for everything that shapes a server model."""
     central_settings = {k: v for k, v in dataclasses.asdict(central).items() if k != "init_from"}
-    blob = json.dumps(
-        {"format": SERVER_FORMAT, "fleet": dataclasses.asdict(fleet), "central": central_settings},
-        sort_keys=True, default=str,
-    )  # fmt: skip
+    shaping = {"format": SERVER_FORMAT, "fleet": dataclasses.asdict(fleet), "central": central_settings}
+    if public_speech != "none":  # (keys made before public speech existed stay valid without it)
+        shaping["public_speech"] = public_speech
+    blob = json.dumps(shaping, sort_keys=True, default=str)
     slug = "-".join(normalize_phrase(phrase).split())
     return f"{slug}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
@@ -120,7 +131,7 @@ def server_path(
     """The run folder the server model for these settings is (or will be) saved in."""
     fleet = config.fleet_config(phrase)
     central = config.central_config(model=model, width=width)
-    return server_cache(cache) / _key(phrase, fleet, central) / "model"
+    return server_cache(cache) / _key(phrase, fleet, central, config.server_public_speech) / "model"
 
 
 def shipped_server_models() -> Path:
@@ -170,10 +181,25 @@ def server_model(
     # synthesis names each phone it finishes: one bar for all of them
     voices = None if progress is None else lambda _phone, done, total: progress("server voices", done, total)
     fleet = synth_fleet(config.fleet_config(phrase), root / "fleet", jobs=jobs, progress=voices)
+    if config.server_public_speech == "asterisk":
+        fleet = with_public_speech(fleet, share=config.server_clip_share, progress=_server_side(progress))
     central = config.central_config(model=model, width=width)
     train_central(fleet, run, central, progress=_server_side(progress), log=log)
     shutil.rmtree(root / "fleet", ignore_errors=True)
     return run
+
+
+def with_public_speech(fleet: Fleet, *, share: float = 1.0, progress: Callable | None = None) -> Fleet:
+    """``fleet`` with the public recordings of :mod:`data_tools.public_speech` (``share`` of them)
+    as more negative phones (split "public": they train, never validate), listed in its fleet.json."""
+    entries = add_public_speech(fleet.root, share=share, progress=progress)
+    description = dict(fleet.description)
+    listed = {p["phone_id"] for p in description["phones"]}
+    description["phones"] = description["phones"] + [e for e in entries if e["phone_id"] not in listed]
+    for written_by_it in ("format", "version"):
+        description.pop(written_by_it, None)
+    write_fleet_description(fleet.root, description)
+    return Fleet(fleet.root)
 
 
 def _server_side(progress: Callable | None) -> Callable | None:

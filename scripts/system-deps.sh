@@ -3,13 +3,17 @@
 #   espeak-ng, flite    offline speech synthesis for the simulated fleet and tests
 #   wamerican           an English word list (SCOWL) for the fleet's other speech
 #   asterisk-moh-opsound-wav  real music (5 tracks) for the fleet's background noise
+#   asterisk-core-sounds-{en,es,fr,it,ru}-wav  real recorded speech (voice prompts of 5 people)
+#                       that the server's pre-training adds to its negatives
 #   sox                 audio inspection and conversion for users
 #   libportaudio2       PortAudio, used by sounddevice for the microphone
 #   pulseaudio, pulseaudio-utils, libasound2-plugins
 #                       a virtual microphone (null sink) for the microphone tests
 #   gcc, libc6-dev      to build the bind shim that keeps TFF's worker on loopback
 set -euo pipefail
-packages=(espeak-ng flite wamerican asterisk-moh-opsound-wav sox libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins gcc libc6-dev)
+packages=(espeak-ng flite wamerican asterisk-moh-opsound-wav
+  asterisk-core-sounds-en-wav asterisk-core-sounds-es-wav asterisk-core-sounds-fr-wav
+  asterisk-core-sounds-it-wav asterisk-core-sounds-ru-wav sox libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins gcc libc6-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -11,6 +11,7 @@ from PIL import Image
 from models import DEFAULT_MODEL
 from orchestrator.run import code_fingerprint, load_run
 from tests.helpers import assert_one_line_error, run_wakeword
+from wakeword.errors import ParameterError
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +28,7 @@ def test_central_run_is_saved(central_run):
     assert description.mode == "central" and description.model == DEFAULT_MODEL
     assert classifier.input_shape == (None, window.frames, window.features.n_mels)
     assert len(description.history) == 2 and "val_loss" in description.history[0]
+    assert description.settings["weight_average"] == 0.999  # the run keeps the weights' average
     # which code made it: what the benchmarks compare before reusing a run
     assert description.code == code_fingerprint() and len(code_fingerprint()) == 12
 
@@ -47,10 +49,12 @@ def test_benchmarks_retrain_a_run_made_by_other_code(central_run, tmp_path, monk
 
 
 def test_central_init_from_starts_at_a_saved_model(central_run, tiny_fleet, tmp_path):
-    """Central fine-tuning from a run: with a step too small to move it, it keeps that model (the
-    starting model is the best so far); a model of another width is refused before any work."""
+    """Central fine-tuning from a run: with a step too small to move it and `--keep best`, it keeps
+    that model (the starting model is the best so far); a model of another width is refused before
+    any work."""
     out = tmp_path / "fine"
-    args = ("train", "--central", "--fleet", tiny_fleet.root, "--init-from", central_run, "--epochs", "1")
+    args = ("train", "--central", "--fleet", tiny_fleet.root, "--init-from", central_run, "--epochs", "1",
+            "--keep", "best")  # fmt: skip
     result = run_wakeword(*args, "--out", out, "--learning-rate", "1e-12")
     assert result.code == 0, result.stderr[-2000:]
     assert "--init-from" in result.stdout + result.stderr
@@ -61,6 +65,53 @@ def test_central_init_from_starts_at_a_saved_model(central_run, tiny_fleet, tmp_
     wide = run_wakeword(*args, "--out", tmp_path / "wide", "--width", "1.5")
     assert_one_line_error(wide, "same --model and --width")
     assert not (tmp_path / "wide").exists()
+
+
+def test_training_keeps_the_mean_of_the_steps_weights_then_an_exponential_average():
+    """Step t's weights enter the average with momentum min(momentum, 1 - 1/t): the plain mean of
+    the steps until 1 / (1 - momentum) steps, then exponential; ``fit`` ends on the average."""
+    import tensorflow as tf
+
+    from orchestrator.central import _averaged_adam
+
+    x = np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32)
+    plain_mean = lambda w: np.mean(w, axis=0)  # noqa: E731  (4 steps, fewer than 1 / (1 - 0.999))
+    then_halves = lambda w: 0.5 * (0.5 * np.mean(w[:2], axis=0) + 0.5 * w[2]) + 0.5 * w[3]  # noqa: E731
+    for momentum, expect in ((0.999, plain_mean), (0.5, then_halves)):
+        model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
+        model.compile(optimizer=_averaged_adam(0.1, momentum), loss="mse")
+        steps = []
+        record = tf.keras.callbacks.LambdaCallback(
+            on_train_batch_end=lambda *_: steps.append(model.get_weights()[0].copy())  # noqa: B023
+        )
+        model.fit(x, x.sum(axis=1, keepdims=True), batch_size=10, epochs=1, verbose=0, callbacks=[record])
+        assert len(steps) == 4 and np.abs(steps[3] - steps[0]).max() > 0.05  # the steps moved
+        np.testing.assert_allclose(model.get_weights()[0], expect(np.array(steps)), atol=1e-6)
+
+
+def test_a_run_keeps_the_last_epoch_or_the_best_one(monkeypatch):
+    """keep="last" runs every epoch and keeps the last weights; keep="best" keeps the lowest
+    validation loss's and stops after `patience` epochs without a better one."""
+    import tensorflow as tf
+
+    from orchestrator import central
+
+    losses = [0.3, 0.1, 0.2, 0.25, 0.05]
+
+    def scripted_epoch(classifier, _paths, _val, _config, epoch):  # weights = the epoch's index
+        classifier.set_weights([np.full_like(w, epoch) for w in classifier.get_weights()])
+        return {"epoch": epoch + 1, "train_loss": 0.0, "val_loss": losses[epoch], "val_auc": 1.0,
+                "seconds": 0.0}, losses[epoch]  # fmt: skip
+
+    monkeypatch.setattr(central, "_epoch", scripted_epoch)
+    for keep, patience, kept, ran in (("last", 1, 4, 5), ("best", 4, 4, 5), ("best", 1, 1, 3)):
+        model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
+        config = central.CentralConfig(keep=keep, patience=patience, epochs=5)
+        history, best = central._train_epochs(model, [], None, config, progress=None, log=lambda _: None)
+        assert (len(history), float(model.get_weights()[0][0, 0])) == (ran, kept), keep
+        assert best == min(losses[:ran])
+    with pytest.raises(ParameterError, match="`keep`"):
+        central.CentralConfig(keep="first")
 
 
 def test_eval_writes_a_report_and_a_det_plot(central_run, tiny_fleet, tmp_path):

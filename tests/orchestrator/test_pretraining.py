@@ -72,6 +72,8 @@ def test_both_phases_run_and_are_recorded(default_run, tiny_fleet):
     server = server_path(tiny_fleet.phrase, config, model=DEFAULT_MODEL, width=1.0, cache=root / "cache")
     assert "server pre-training: 3 voices the server synthesizes itself" in log
     assert (server / "model.keras").is_file() and not (server.parent / "fleet").exists()
+    # 2 of the 3 server voices train (one validates), beside 5 phones of real prompts (one per voice)
+    assert json.loads((server / "run.json").read_text())["training_phones"] == 2 + 5
     run = json.loads((root / "run" / "run.json").read_text())
     assert run["settings"]["init_from"] == str(server)
     pre, fine = run["phases"]
@@ -116,6 +118,11 @@ def test_settings_are_checked():
         PretrainConfig(server_voices=1)
     with pytest.raises(ParameterError, match="`server_epochs`"):
         PretrainConfig(server_epochs=0)
+    with pytest.raises(ParameterError, match="`server_public_speech`"):
+        PretrainConfig(server_public_speech="librispeech")
+    where = {"model": DEFAULT_MODEL, "width": 1.0, "cache": Path("/cache")}
+    with_prompts = server_path("computer", PretrainConfig(), **where)
+    assert with_prompts != server_path("computer", PretrainConfig(server_public_speech="none"), **where)
 
 
 def test_a_shipped_server_model_is_used_before_the_cache(default_run, tiny_fleet, tmp_path, monkeypatch):

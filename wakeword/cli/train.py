@@ -28,9 +28,11 @@ HELP = "train the model (federated with TFF by default, or --central)"
 
 # Flags made from the configs' fields (wakeword.cli.flags): defaults and help live there.
 COMMON = ("model", "width", "seed", "init_from")  # the same settings in both configs
-CENTRAL = ("epochs", "patience", "learning_rate")
+CENTRAL = ("epochs", "keep", "patience", "learning_rate", "weight_average")
 AUGMENT = ("warp", "eq_db")  # augmentations that are off by default
-PRETRAIN = ("server_voices", "server_clip_share", "server_epochs", "server_owner_voices")
+PRETRAIN = (
+    "server_voices", "server_clip_share", "server_epochs", "server_owner_voices", "server_public_speech",
+)  # fmt: skip
 FEDERATED = (
     "rounds", "clients_per_round", "client_epochs", "client_learning_rate", "client_optimizer",
     "client_schedule", "fairness_q", "server_optimizer", "server_learning_rate", "server_schedule",
