@@ -1,16 +1,17 @@
 """Real recorded speech the server may train on: Debian's Asterisk voice prompt packages.
 
 Every other sound the server hears is synthesized, so the only real people a model meets before
-it ships are its phones' owners. These prompts are recordings of people (2,800 telephone prompts,
-5 voices, 5 languages, about 2 hours, 8 kHz), public and installed by ``make setup``: the server's
+it ships are its phones' owners. These prompts are recordings of people (2,780 telephone prompts,
+4 people in 5 languages, about 2 hours, 8 kHz), public and installed by ``make setup``: the server's
 pre-training adds them as negatives (``wakeword``'s phones never see them). Measured on the 411
-real "computer" clips (docs/BENCHMARKS.md, section 1): fewer false accepts on real read speech.
+real "computer" clips (docs/BENCHMARKS.md, section 1, three seeds): 0.5-2 points fewer misses at
+1-20 FA/h on real read speech.
 
 Packages (Debian 12; licenses in each package's ``copyright`` file):
 
 - ``asterisk-core-sounds-en-wav``, ``-es-wav``: Allison Smith (US English, Mexican Spanish), CC BY-SA 3.0
 - ``asterisk-core-sounds-fr-wav``: June Wallack (Canadian French), CC BY-SA 3.0
-- ``asterisk-core-sounds-it-wav``: Carlo (Italian), CC BY-SA 3.0
+- ``asterisk-core-sounds-it-wav``: Carlo Flora (Italian), CC BY-SA 3.0
 - ``asterisk-core-sounds-ru-wav``: Maxim Topal's IVR voice (Russian), CC BY 3.0
 """
 

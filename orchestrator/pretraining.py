@@ -81,8 +81,8 @@ class PretrainConfig:
         "asterisk",
         choices=PUBLIC_SPEECH,
         doc="real recorded speech the server adds to its negatives: asterisk (Debian's Asterisk "
-        "voice prompts, 5 voices, about 2 h, scaled by --server-clip-share; installed by make setup) "
-        "or none",
+        "voice prompts: 4 people, 5 languages, about 2 h, scaled by --server-clip-share; installed "
+        "by make setup) or none",
     )
 
     def __post_init__(self) -> None:

@@ -3,7 +3,7 @@
 #   espeak-ng, flite    offline speech synthesis for the simulated fleet and tests
 #   wamerican           an English word list (SCOWL) for the fleet's other speech
 #   asterisk-moh-opsound-wav  real music (5 tracks) for the fleet's background noise
-#   asterisk-core-sounds-{en,es,fr,it,ru}-wav  real recorded speech (voice prompts of 5 people)
+#   asterisk-core-sounds-{en,es,fr,it,ru}-wav  real recorded speech (voice prompts of 4 people)
 #                       that the server's pre-training adds to its negatives
 #   sox                 audio inspection and conversion for users
 #   libportaudio2       PortAudio, used by sounddevice for the microphone
