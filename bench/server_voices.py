@@ -76,6 +76,8 @@ def server_fleet(keyword: str, voices: int, share: float) -> Path:
 
 def pooled_fleet(fleets: list[Path]) -> Path:
     """One fleet listing every given fleet's phones (linked, not copied)."""
+    from data_tools.fleet import PUBLIC_SPLIT
+
     folder = fleets[0].parents[1] / "pooled" / "fleet"
     (folder / "phones").mkdir(parents=True, exist_ok=True)
     merged: dict = {}
@@ -83,7 +85,7 @@ def pooled_fleet(fleets: list[Path]) -> Path:
     for k, fleet in enumerate(fleets):
         merged = json.loads((fleet / "fleet.json").read_text())
         for phone in merged["phones"]:
-            if k and phone["split"] == "public":  # the same public prompts: listed once
+            if k and phone["split"] == PUBLIC_SPLIT:  # the same public prompts: listed once
                 continue
             phone_id = f"v{k}-{phone['phone_id']}"
             link = folder / "phones" / phone_id

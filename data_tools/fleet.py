@@ -20,12 +20,13 @@ from device_client.store import PhoneStore
 from wakeword.errors import ParameterError, StoreError
 from wakeword.fileio import atomic_write
 
-__all__ = ["FLEET_FILE", "SPLITS", "Fleet", "PhoneEntry", "voice_group"]
+__all__ = ["FLEET_FILE", "PUBLIC_SPLIT", "SPLITS", "Fleet", "PhoneEntry", "voice_group"]
 
 FLEET_FORMAT = "wakeword-fleet"
 FLEET_VERSION = 1
 FLEET_FILE = "fleet.json"
-SPLITS = ("train", "test", "public")  # public: recordings no phone made (they train only)
+PUBLIC_SPLIT = "public"  # phones of public recordings no phone made: they train, never validate or test
+SPLITS = ("train", "test", PUBLIC_SPLIT)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class Fleet:
         """Phones that train: the training split but :meth:`validation_ids`, then any public ones
         (recordings of the server's, :mod:`data_tools.public_speech`)."""
         held = set(self.validation_ids())
-        return [p for p in self.phone_ids("train") if p not in held] + self.phone_ids("public")
+        return [p for p in self.phone_ids("train") if p not in held] + self.phone_ids(PUBLIC_SPLIT)
 
     def streams(self, split: str) -> list[PhoneStore]:
         """Background streams of a split: the first third (at least one if there are two or more)

@@ -20,8 +20,12 @@ import hashlib
 import os
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from data_tools.fleet import FLEET_FILE, Fleet, write_fleet_description
 from device_client.store import PhoneStore, sha256_file
@@ -30,11 +34,13 @@ from wakeword.constants import SAMPLE_RATE
 from wakeword.errors import AudioError, ParameterError, StoreError
 from wakeword.progress import Progress
 
-__all__ = ["LAYOUTS", "ImportReport", "SourceClip", "import_dataset", "scan"]
+__all__ = ["LAYOUTS", "ImportReport", "SourceClip", "import_dataset", "scan", "store_aside", "trim_silence"]
 
 LAYOUTS = ("speech-commands", "fsdd", "precise", "csv")
 NOISE_LABELS = ("_silence_", "_background_noise_")
 TRIM_MARGIN = 0.05  # seconds of context kept around trimmed speech
+TRIM_TOP_DB = 40.0  # what is this far below the clip's loudest frame is silence to trim
+MIN_SECONDS = 0.1  # a clip shorter than this (before or after trimming) is not imported
 TEST_FRACTION = 0.2  # share of speakers held out (stable hash of the speaker id)
 
 _SC_NAME = re.compile(r"^(?:(?P<word>.+)_)?(?P<speaker>[0-9a-f]{8})_nohash_(?P<n>\d+)\.wav$", re.IGNORECASE)
@@ -163,14 +169,33 @@ def _phone_id(speaker: str) -> str:
     return f"spk-{safe}"[:100]
 
 
-def _import_speaker(final: Path, clips: list, speaker: str, source: Path, positive: str, first_of: dict,
-                    report: ImportReport, *, progress) -> None:  # fmt: skip
-    """One speaker's clips into a phone store at ``final`` (built aside, then renamed into place);
-    each clip imported or listed in ``report.skipped`` with the reason. ``progress(k)`` after each."""
+@contextmanager
+def store_aside(final: Path, info: dict) -> Iterator[PhoneStore]:
+    """A new phone store for ``final``, built in a hidden folder beside it and renamed into place
+    when the block ends without error: an interrupted import leaves nothing half-written at ``final``
+    (the next run starts that store again). Clips added inside the block are batched."""
     partial = final.parent / f".{final.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
-    store = PhoneStore.create(partial, phone_id=final.name, info={"source": str(source), "speaker": speaker})
+    store = PhoneStore.create(partial, phone_id=final.name, info=info)
     with store.batch():
+        yield store
+    os.replace(partial, final)
+
+
+def trim_silence(audio: np.ndarray) -> np.ndarray | None:
+    """``audio`` (16 kHz) without its leading and trailing silence (:data:`TRIM_MARGIN` kept around
+    the speech), or None if less than :data:`MIN_SECONDS` is left."""
+    start, end = speech_bounds(audio, top_db=TRIM_TOP_DB)
+    margin = round(TRIM_MARGIN * SAMPLE_RATE)
+    audio = audio[max(0, start - margin) : min(audio.size, end + margin)]
+    return audio if audio.size >= MIN_SECONDS * SAMPLE_RATE else None
+
+
+def _import_speaker(final: Path, clips: list, speaker: str, source: Path, positive: str, first_of: dict,
+                    report: ImportReport, *, progress) -> None:  # fmt: skip
+    """One speaker's clips into a phone store at ``final`` (:func:`store_aside`); each clip imported
+    or listed in ``report.skipped`` with the reason. ``progress(k)`` after each."""
+    with store_aside(final, {"source": str(source), "speaker": speaker}) as store:
         for index, clip in enumerate(clips):
             original = first_of.get(clip.path)
             if original is not None:
@@ -183,7 +208,6 @@ def _import_speaker(final: Path, clips: list, speaker: str, source: Path, positi
                 report.skipped.append((str(clip.path), reason))
             if progress is not None:
                 progress(index + 1)
-    os.replace(partial, final)
 
 
 def import_dataset(
@@ -273,14 +297,12 @@ def _first_copies(clips: list[SourceClip]) -> dict[Path, Path]:
 def _import_one(store: PhoneStore, clip: SourceClip, index: int, positive: str, source: Path) -> str | None:
     noise = clip.label in NOISE_LABELS
     try:
-        audio = load_audio(clip.path, min_seconds=0.1)
+        audio = load_audio(clip.path, min_seconds=MIN_SECONDS)
     except AudioError as exc:
         return exc.problem
     if not noise:
-        start, end = speech_bounds(audio, top_db=40.0)
-        margin = round(TRIM_MARGIN * SAMPLE_RATE)
-        audio = audio[max(0, start - margin) : min(audio.size, end + margin)]
-        if audio.size < 0.1 * SAMPLE_RATE:
+        audio = trim_silence(audio)
+        if audio is None:
             return "too short after trimming silence"
     is_positive = clip.label == positive
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", clip.path.stem)[:80]

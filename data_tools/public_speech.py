@@ -18,16 +18,15 @@ Packages (Debian 12; licenses in each package's ``copyright`` file):
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from device_client.store import PhoneStore
-from wakeword.audio import load_audio, speech_bounds
-from wakeword.constants import SAMPLE_RATE
+from data_tools.fleet import PUBLIC_SPLIT
+from data_tools.importers import MIN_SECONDS, store_aside, trim_silence
+from wakeword.audio import load_audio
 from wakeword.errors import AudioError, StoreError
 
-__all__ = ["PACKAGES", "PUBLIC_SPLIT", "SOUNDS_DIR", "add_public_speech", "public_speech_files"]
+__all__ = ["PACKAGES", "SOUNDS_DIR", "add_public_speech", "public_speech_files"]
 
 SOUNDS_DIR = Path("/usr/share/asterisk/sounds")
 # Debian package -> its voice's folder under SOUNDS_DIR
@@ -39,10 +38,7 @@ PACKAGES = {
     "asterisk-core-sounds-ru-wav": "ru_RU_f_IvrvoiceRU",
 }
 SKIPPED_FOLDERS = ("silence",)  # digital silence of set lengths, not speech
-PUBLIC_SPLIT = "public"  # a fleet's phones of public recordings: they train, never validate or test
 CLIPS_PER_PHONE = 100  # prompts per public "phone" (a phone's cache is one file)
-TRIM_TOP_DB = 40.0  # silence trimmed around each prompt, as `wakeword data import` does
-TRIM_MARGIN = 0.05  # seconds kept around the prompt's speech
 
 
 def public_speech_files(root: Path = SOUNDS_DIR) -> dict[str, list[Path]]:
@@ -75,15 +71,12 @@ def _spread(files: list[Path], share: float) -> list[Path]:
 
 
 def _clip(path: Path):
-    """A prompt at 16 kHz with its leading and trailing silence trimmed, or None if unusable."""
+    """A prompt at 16 kHz, trimmed as ``wakeword data import`` trims, or None if unusable."""
     try:
-        audio = load_audio(path, min_seconds=0.1)
+        audio = load_audio(path, min_seconds=MIN_SECONDS)
     except AudioError:
         return None  # e.g. an empty prompt file: skipped, as an import skips it
-    start, end = speech_bounds(audio, top_db=TRIM_TOP_DB)
-    margin = round(TRIM_MARGIN * SAMPLE_RATE)
-    audio = audio[max(0, start - margin) : min(audio.size, end + margin)]
-    return audio if audio.size >= 0.1 * SAMPLE_RATE else None
+    return trim_silence(audio)
 
 
 def add_public_speech(
@@ -118,12 +111,7 @@ def add_public_speech(
 
 
 def _store(final: Path, voice: str, files: list[Path], root: Path) -> None:
-    partial = final.parent / f".{final.name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    store = PhoneStore.create(
-        partial, phone_id=final.name, info={"source": str(root / voice), "speaker": voice}
-    )
-    with store.batch():
+    with store_aside(final, {"source": str(root / voice), "speaker": voice}) as store:
         for path in files:
             audio = _clip(path)
             if audio is None:
@@ -132,4 +120,3 @@ def _store(final: Path, voice: str, files: list[Path], root: Path) -> None:
                 audio, label="negative", kind="imported", text="", speaker=voice,
                 params={"source": str(path.relative_to(root))}, fsync=False,
             )  # fmt: skip
-    os.replace(partial, final)

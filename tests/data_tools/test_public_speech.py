@@ -8,10 +8,9 @@ import shutil
 import numpy as np
 import pytest
 
-from data_tools.fleet import Fleet, write_fleet_description
+from data_tools.fleet import PUBLIC_SPLIT, Fleet, write_fleet_description
 from data_tools.public_speech import (
     PACKAGES,
-    PUBLIC_SPLIT,
     SOUNDS_DIR,
     add_public_speech,
     public_speech_files,
