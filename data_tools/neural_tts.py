@@ -14,6 +14,7 @@ import re
 import numpy as np
 
 from data_tools.espeak import espeak_transcription
+from data_tools.pronunciation import pronunciation_variant
 from data_tools.voice_assets import (
     KOKORO_STYLE_ROWS,
     REINSTALL,
@@ -108,6 +109,13 @@ def kokoro_style(spec: str) -> np.ndarray:
     return sum(w * styles[n] for n, w in blend).astype(np.float32)
 
 
+def _pronounced(phonemes: str, variant: int) -> str:
+    """``phonemes`` as they are (``variant`` 0), or the pronunciation variant seeded by ``variant``."""
+    if not variant:
+        return phonemes
+    return pronunciation_variant(phonemes, np.random.default_rng(variant))
+
+
 def _trim(audio: np.ndarray, rate: int) -> np.ndarray:
     loud = np.flatnonzero(np.abs(audio) > _SILENCE)
     if loud.size == 0:
@@ -116,7 +124,7 @@ def _trim(audio: np.ndarray, rate: int) -> np.ndarray:
     return audio[max(0, loud[0] - pad) : loud[-1] + pad]
 
 
-def kokoro(text: str, *, voice: str, speed: float, sample_rate: int) -> np.ndarray:
+def kokoro(text: str, *, voice: str, speed: float, sample_rate: int, variant: int = 0) -> np.ndarray:
     """Speak ``text`` with Kokoro.
 
     Parameters
@@ -129,6 +137,9 @@ def kokoro(text: str, *, voice: str, speed: float, sample_rate: int) -> np.ndarr
         Speaking rate, 1.0 normal (0.5-2.0).
     sample_rate : int
         Output rate in Hz.
+    variant : int
+        0: the dictionary's pronunciation; else the seed of a pronunciation variant
+        (:func:`data_tools.pronunciation.pronunciation_variant`).
 
     Returns
     -------
@@ -140,7 +151,7 @@ def kokoro(text: str, *, voice: str, speed: float, sample_rate: int) -> np.ndarr
     style = kokoro_style(voice)
     main_style = max(parse_blend(voice), key=lambda pair: pair[1])[0]
     language = "en-gb" if main_style.startswith("b") else "en-us"
-    phonemes = ipa(text, language=language)
+    phonemes = _pronounced(ipa(text, language=language), variant)
     for old, new in _KOKORO_FIXES:
         phonemes = phonemes.replace(old, new)
     tokens = [_KOKORO_VOCAB[c] for c in re.sub(r"\s+", " ", phonemes) if c in _KOKORO_VOCAB]
@@ -159,7 +170,7 @@ def kokoro(text: str, *, voice: str, speed: float, sample_rate: int) -> np.ndarr
     return resample(audio, orig_sr=KOKORO_RATE, target_sr=sample_rate)
 
 
-def piper(text: str, *, length_scale: float, sample_rate: int) -> np.ndarray:
+def piper(text: str, *, length_scale: float, sample_rate: int, variant: int = 0) -> np.ndarray:
     """Speak ``text`` with the Piper voice ``en_US-joe-medium``.
 
     Piper's two noise scales are set to 0: its ONNX graph draws that noise from an unseeded
@@ -172,10 +183,12 @@ def piper(text: str, *, length_scale: float, sample_rate: int) -> np.ndarray:
         Duration factor, 1.0 normal (> 1 is slower).
     sample_rate : int
         Output rate in Hz.
+    variant : int
+        0: the dictionary's pronunciation; else the seed of a pronunciation variant.
     """
     session, ids, rate = _piper()
     sequence = [ids["^"], ids["_"]]
-    for c in ipa(text, language="en-us"):
+    for c in _pronounced(ipa(text, language="en-us"), variant):
         if c in ids:
             sequence += [ids[c], ids["_"]]
     sequence.append(ids["$"])

@@ -40,8 +40,12 @@ class PhoneSynth:
         phrase: str = "",
         kokoro_texts: int = KOKORO_OTHER_TEXTS,
         phrase_takes: int = NEURAL_PHRASE_TAKES,
+        variants: np.random.Generator | None = None,
     ) -> None:
         self.profile = profile
+        # a neural owner who says the phrase in pronunciation variants draws each take's from this
+        # (its own generator: the phone's other draws stay as they were); None: as the dictionary says
+        self.variants = variants
         self.kokoro_texts = kokoro_texts  # sentences per Kokoro style other people say (0: no Kokoro)
         self.phrase = phrase  # a neural owner's phrase gets ``phrase_takes`` distinct takes
         self.phrase_takes = phrase_takes
@@ -89,7 +93,11 @@ class PhoneSynth:
             sp = self.profile.speaker
             rate = int(np.clip(sp.rate * self.rng.uniform(0.9, 1.1), 80, 300)) if takes else sp.rate
             name = sp.voice if len(takes) < NEURAL_PHRASE_TAKES else self._jittered(sp)
-            takes.append(trim_silence(synthesize(text, voice=Voice(sp.engine, name, rate, sp.pitch))))
+            variant = 0
+            if self.variants is not None and text == self.phrase:
+                variant = int(self.variants.integers(1, 2**31))
+            voice = Voice(sp.engine, name, rate, sp.pitch)
+            takes.append(trim_silence(synthesize(text, voice=voice, variant=variant)))
             return takes[-1]
         return takes[int(self.rng.integers(len(takes)))]
 

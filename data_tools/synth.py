@@ -46,6 +46,7 @@ OTHER_TALKERS = 3  # other people heard on one phone
 # What a fleet made before a setting existed did, for settings whose default is not that behaviour
 # (a fleet.json without the key is read with this value, else with the default).
 BEFORE_IT_EXISTED = {"neural_phrase_takes": 3}
+VARIANT_PURPOSE = 7  # _phone_rng purpose of a phone's pronunciation variants
 OWNER_VOICES = ("all", "classic")
 
 
@@ -83,6 +84,12 @@ class FleetConfig:
         doc="distinct takes of the phrase by a Kokoro or Piper owner (about 1 s of CPU each; the "
         "rest of its positives reuse them in new rooms, noise and tempo)",
     )
+    pronunciation_variants: float = setting(
+        0.0,
+        doc="share of the Kokoro and Piper owners who say the phrase in pronunciation variants (a "
+        "schwa said as written, t for a flap, stress on the first syllable...: people a voice's "
+        "dictionary leaves out; 0: every take as the dictionary says it)",
+    )
 
     def __post_init__(self) -> None:
         normalize_phrase(self.phrase)
@@ -102,6 +109,7 @@ class FleetConfig:
                 f"`in_sentence` ({self.in_sentence}) cannot exceed `positives` ({self.positives})"
             )
         check_range("background_minutes", self.background_minutes, low=0)
+        check_range("pronunciation_variants", self.pronunciation_variants, low=0, high=1)
         check_choice("owner_voices", self.owner_voices, OWNER_VOICES)
         if not self.stream_minutes > 0:
             raise ParameterError(f"`stream_minutes` must be > 0, got {self.stream_minutes}")
@@ -122,6 +130,15 @@ def _phone_rng(seed: int, index: int, purpose: int = 0) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, index, purpose]))
 
 
+def _variant_rng(config: FleetConfig, index: int) -> np.random.Generator | None:
+    """The generator of a phone owner's pronunciation variants, if the owner is one who has them
+    (drawn with :data:`VARIANT_PURPOSE`; engines without variants ignore it)."""
+    if not config.pronunciation_variants:
+        return None
+    rng = _phone_rng(config.seed, index, VARIANT_PURPOSE)
+    return rng if rng.random() < config.pronunciation_variants else None
+
+
 def synth_phone(config: FleetConfig, profile: PhoneProfile, index: int, folder: Path) -> int:
     """Synthesize one phone's store into ``folder`` (which must not hold a store). Returns the clip count."""
     rng = _phone_rng(config.seed, index)
@@ -132,6 +149,7 @@ def synth_phone(config: FleetConfig, profile: PhoneProfile, index: int, folder: 
         phrase=phrase,
         kokoro_texts=config.other_kokoro_texts,
         phrase_takes=config.neural_phrase_takes,
+        variants=_variant_rng(config, index),
     )
     store = PhoneStore.create(
         folder, phone_id=profile.phone_id, info={"profile": profile.to_json(), "source": "synthetic"}

@@ -80,7 +80,9 @@ class Voice:
         return ["flite", "-voice", self.name, "-t", text, "-o", str(out)]
 
 
-def synthesize(text: str, *, voice: Voice | None = None, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def synthesize(
+    text: str, *, voice: Voice | None = None, sample_rate: int = SAMPLE_RATE, variant: int = 0
+) -> np.ndarray:
     """Speak ``text`` with an offline engine.
 
     Parameters
@@ -91,6 +93,9 @@ def synthesize(text: str, *, voice: Voice | None = None, sample_rate: int = SAMP
         Engine and speaker; default espeak-ng ``en-us``.
     sample_rate : int
         Output sample rate in Hz.
+    variant : int
+        Kokoro and Piper: 0 says ``text`` as the dictionary does, another value the pronunciation
+        variant it seeds (:mod:`data_tools.pronunciation`). espeak-ng and flite ignore it.
 
     Returns
     -------
@@ -105,7 +110,7 @@ def synthesize(text: str, *, voice: Voice | None = None, sample_rate: int = SAMP
     if not text or not text.strip():
         raise SynthesisError("empty text: give the words to speak")
     if voice.engine in NEURAL_ENGINES:
-        return _neural(text, voice, sample_rate)
+        return _neural(text, voice, sample_rate, variant)
     if shutil.which(voice.engine) is None:
         raise SynthesisError(
             f"{voice.engine} is not installed: run `make setup` (Debian package {voice.engine})"
@@ -130,9 +135,11 @@ def synthesize(text: str, *, voice: Voice | None = None, sample_rate: int = SAMP
             ) from None
 
 
-def _cache_path(text: str, voice: Voice, sample_rate: int) -> Path:
+def _cache_path(text: str, voice: Voice, sample_rate: int, variant: int = 0) -> Path:
     root = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "wakeword" / "tts")
     key = repr((_CACHE_VERSION, voice.engine, voice.name, voice.rate, text, sample_rate))
+    if variant:  # (the dictionary's takes keep the keys they had before variants existed)
+        key += f" variant {variant}"
     digest = hashlib.sha256(key.encode()).hexdigest()
     return root / digest[:2] / f"{digest}.npy"
 
@@ -142,11 +149,11 @@ def is_cached(text: str, voice: Voice, *, sample_rate: int = SAMPLE_RATE) -> boo
     return voice.engine in NEURAL_ENGINES and _cache_path(text, voice, sample_rate).is_file()
 
 
-def _neural(text: str, voice: Voice, sample_rate: int) -> np.ndarray:
+def _neural(text: str, voice: Voice, sample_rate: int, variant: int = 0) -> np.ndarray:
     """Kokoro or Piper, read from the disk cache when this take was made before."""
     from data_tools import neural_tts
 
-    path = _cache_path(text, voice, sample_rate)
+    path = _cache_path(text, voice, sample_rate, variant)
     if path.is_file():
         try:
             return np.load(path, allow_pickle=False)
@@ -154,9 +161,13 @@ def _neural(text: str, voice: Voice, sample_rate: int) -> np.ndarray:
             path.unlink(missing_ok=True)  # a corrupt cache entry is made again
     if voice.engine == "kokoro":
         speed = min(2.0, voice.rate / 160)
-        audio = neural_tts.kokoro(text, voice=voice.name, speed=speed, sample_rate=sample_rate)
+        audio = neural_tts.kokoro(
+            text, voice=voice.name, speed=speed, sample_rate=sample_rate, variant=variant
+        )
     else:
-        audio = neural_tts.piper(text, length_scale=160 / voice.rate, sample_rate=sample_rate)
+        audio = neural_tts.piper(
+            text, length_scale=160 / voice.rate, sample_rate=sample_rate, variant=variant
+        )
     if audio.size < sample_rate // 20 or not np.any(np.abs(audio) > 1e-3):
         raise SynthesisError(f"{text!r} synthesizes to no usable audio with {voice.engine} {voice.name!r}")
     audio = audio.astype(np.float32)

@@ -51,6 +51,8 @@ SERVER_FORMAT = 1  # bump when the same settings would make a different server m
 SERVER_SEED = 2  # the server's synthesis: another seed than a fleet's default (1)
 PUBLIC_SPEECH = ("asterisk", "none")  # real recordings the server may add (data_tools.public_speech)
 # A server speaker's clips, scaled by ``server_clip_share`` from a phone's (FleetConfig's defaults).
+# Fleet settings left out of a server model's key at these values: what the server did before they existed.
+KEY_NEUTRAL = {"pronunciation_variants": 0.0}
 CLIP_COUNTS = ("positives", "in_sentence", "partials", "soundalikes", "speech", "noise")
 
 
@@ -85,8 +87,16 @@ class PretrainConfig:
         "by make setup) or none",
     )
 
+    server_pronunciation_variants: float = setting(
+        0.0,
+        doc="share of the server's Kokoro and Piper speakers who say the phrase in pronunciation "
+        "variants (data_tools.pronunciation: a schwa said as written, t for a flap, stress on the "
+        "first syllable...; 0: as the dictionary says it)",
+    )
+
     def __post_init__(self) -> None:
         check_range("server_voices", self.server_voices, low=2)
+        check_range("server_pronunciation_variants", self.server_pronunciation_variants, low=0, high=1)
         check_range("server_epochs", self.server_epochs, low=1)
         check_range("server_clip_share", self.server_clip_share, low=0.05, high=1)
         check_choice("server_owner_voices", self.server_owner_voices, OWNER_VOICES)
@@ -100,7 +110,8 @@ class PretrainConfig:
         clips = {name: max(1, round(getattr(phone, name) * self.server_clip_share)) for name in CLIP_COUNTS}
         return FleetConfig(
             phrase=phrase, devices=devices, test_fraction=1 / devices, seed=SERVER_SEED,
-            background_minutes=0, other_kokoro_texts=0, owner_voices=self.server_owner_voices, **clips,
+            background_minutes=0, other_kokoro_texts=0, owner_voices=self.server_owner_voices,
+            pronunciation_variants=self.server_pronunciation_variants, **clips,
         )  # fmt: skip
 
     def central_config(self, *, model: str, width: float) -> CentralConfig:
@@ -117,7 +128,10 @@ def server_cache(cache: str | os.PathLike | None = None) -> Path:
 def _key(phrase: str, fleet: FleetConfig, central: CentralConfig, public_speech: str) -> str:
     """A folder name for everything that shapes a server model."""
     central_settings = {k: v for k, v in dataclasses.asdict(central).items() if k != "init_from"}
-    shaping = {"format": SERVER_FORMAT, "fleet": dataclasses.asdict(fleet), "central": central_settings}
+    fleet_settings = {
+        k: v for k, v in dataclasses.asdict(fleet).items() if KEY_NEUTRAL.get(k, object()) != v
+    }  # (a setting at the value it had before it existed leaves older keys valid)
+    shaping = {"format": SERVER_FORMAT, "fleet": fleet_settings, "central": central_settings}
     if public_speech != "none":  # (keys made before public speech existed stay valid without it)
         shaping["public_speech"] = public_speech
     blob = json.dumps(shaping, sort_keys=True, default=str)

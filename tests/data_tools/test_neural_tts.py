@@ -69,9 +69,11 @@ def test_held_out_owners_use_held_out_styles_only():
 
 
 def test_fleet_with_neural_owners_is_deterministic(tmp_path, monkeypatch):
+    """Also with pronunciation variants: the same bytes for a seed; they change the neural owners'
+    phones only (their phrase takes, and the random draws after them), no other owner's."""
     from tests.data_tools.test_synth import TINY, tree_digest
 
-    config = FleetConfig(**{**TINY.__dict__, "devices": 6, "seed": 5})
+    config = FleetConfig(**{**TINY.__dict__, "devices": 6, "seed": 5, "pronunciation_variants": 1.0})
     engines = {p.speaker.engine for p in sample_profiles(6, test_phones=config.test_phones,
                rng=np.random.default_rng(np.random.SeedSequence([5, 2**31 - 1])))}  # fmt: skip
     assert "kokoro" in engines  # the seed was picked so that this fleet has Kokoro owners
@@ -80,6 +82,13 @@ def test_fleet_with_neural_owners_is_deterministic(tmp_path, monkeypatch):
     monkeypatch.setenv("WAKEWORD_TTS_CACHE", str(tmp_path / "cache-b"))  # synthesized again
     b = synth_fleet(config, tmp_path / "b", jobs=2)  # jobs: test_synth (Kokoro owners too)
     assert tree_digest(a.root) == tree_digest(b.root)
+    plain_config = FleetConfig(**{**config.__dict__, "pronunciation_variants": 0.0})
+    plain = synth_fleet(plain_config, tmp_path / "c", jobs=2)
+    for phone in a.phones:
+        ours, theirs = a.store(phone.phone_id), plain.store(phone.phone_id)
+        neural = ours.info["profile"]["speaker"]["engine"] in ("kokoro", "piper")
+        takes = [x.sha256 != y.sha256 for x, y in zip(ours.clips(kind="phrase"), theirs.clips(kind="phrase"))]
+        assert all(takes) if neural else tree_digest(ours.root) == tree_digest(theirs.root), phone.phone_id
 
 
 @pytest.mark.parametrize("damage", ["missing", "corrupt"])
