@@ -1,0 +1,91 @@
+"""The settings of a synthetic fleet (``wakeword data synth``'s flags), recorded in its fleet.json."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from data_tools.others import KOKORO_OTHER_TEXTS
+from data_tools.phone_synth import NEURAL_PHRASE_TAKES
+from data_tools.text import normalize_phrase
+from wakeword.errors import ParameterError
+from wakeword.options import check_choice, check_range, setting
+
+__all__ = ["BEFORE_IT_EXISTED", "OWNER_VOICES", "FleetConfig"]
+
+# What a fleet made before a setting existed did, for settings whose default is not that behaviour
+# (a fleet.json without the key is read with this value, else with the default).
+BEFORE_IT_EXISTED = {"neural_phrase_takes": 3}
+OWNER_VOICES = ("all", "classic")
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    """Settings of a synthetic fleet (recorded in fleet.json; a re-run must use the same)."""
+
+    phrase: str = setting("hey computer", doc="the wake phrase")
+    # each phone is one voice, and voices are what the model must generalise over (central FRR at
+    # 0.5 FA/h: 42.8% with 50 phones, 6.6% with 200)
+    devices: int = setting(200, doc="phones in the fleet, training and held-out together")
+    test_fraction: float = setting(0.2, doc="share of phones held out for testing (at least one)")
+    seed: int = setting(1, doc="random seed: every choice derives from it")
+    positives: int = setting(40, doc="phrase clips per phone")
+    in_sentence: int = setting(8, doc="of the positives, how many say the phrase inside a sentence")
+    partials: int = setting(20, doc='hard negatives per phone: parts of the phrase alone ("hey")')
+    soundalikes: int = setting(20, doc='hard negatives per phone: one syllable changed ("hey commuter")')
+    speech: int = setting(120, doc="other speech clips per phone")
+    noise: int = setting(40, doc="background noise clips per phone")
+    background_minutes: float = setting(60.0, doc="total minutes of long negative streams for FA/h")
+    stream_minutes: float = setting(10.0, doc="length of one background stream, minutes")
+    other_kokoro_texts: int = setting(
+        KOKORO_OTHER_TEXTS,
+        doc="sentences each Kokoro style says as another person near a phone, made once per machine "
+        "and cached (about 25 min of one core at 5; 0: no Kokoro among other people, faster)",
+    )
+    owner_voices: str = setting(
+        "all",
+        choices=OWNER_VOICES,
+        doc="owners' voices: all (half are Kokoro blends, a few Piper), or classic (espeak-ng and flite "
+        "only: what a synthesizer without neural voices makes)",
+    )
+    neural_phrase_takes: int = setting(
+        NEURAL_PHRASE_TAKES,
+        doc="distinct takes of the phrase by a Kokoro or Piper owner (about 1 s of CPU each; the "
+        "rest of its positives reuse them in new rooms, noise and tempo)",
+    )
+    pronunciation_variants: float = setting(
+        0.0,
+        doc="share of the Kokoro and Piper owners who say the phrase in pronunciation variants (a "
+        "schwa said as written, t for a flap, stress on the first syllable...: people a voice's "
+        "dictionary leaves out; 0: every take as the dictionary says it)",
+    )
+
+    def __post_init__(self) -> None:
+        normalize_phrase(self.phrase)
+        if self.devices < 2:
+            raise ParameterError(
+                f"`devices` must be at least 2 (one training, one held out), got {self.devices}"
+            )
+        check_range("test_fraction", self.test_fraction, low=0, high=1, high_open=True)
+        if self.test_fraction == 0:
+            raise ParameterError("`test_fraction` must be in (0, 1), got 0")
+        for name in ("in_sentence", "partials", "soundalikes", "speech", "noise", "other_kokoro_texts"):
+            check_range(name, getattr(self, name), low=0)
+        for name in ("positives", "neural_phrase_takes"):
+            check_range(name, getattr(self, name), low=1)
+        if self.in_sentence > self.positives:
+            raise ParameterError(
+                f"`in_sentence` ({self.in_sentence}) cannot exceed `positives` ({self.positives})"
+            )
+        check_range("background_minutes", self.background_minutes, low=0)
+        check_range("pronunciation_variants", self.pronunciation_variants, low=0, high=1)
+        check_choice("owner_voices", self.owner_voices, OWNER_VOICES)
+        if not self.stream_minutes > 0:
+            raise ParameterError(f"`stream_minutes` must be > 0, got {self.stream_minutes}")
+
+    @property
+    def test_phones(self) -> int:
+        return max(1, round(self.devices * self.test_fraction))
+
+    @property
+    def clips_per_phone(self) -> int:
+        return self.positives + self.partials + self.soundalikes + self.speech + self.noise
