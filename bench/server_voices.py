@@ -17,6 +17,8 @@ Results: runs/bench/server_voices.json. Skips cleanly where ../shared/speech is 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -62,9 +64,12 @@ def server_fleet(keyword: str, voices: int, share: float) -> Path:
     from orchestrator.pretraining import PretrainConfig, with_public_speech
     from wakeword.progress import ProgressBars
 
-    folder = OUT / keyword.replace(" ", "-") / f"{voices}x{share:g}" / "fleet"
+    config = PretrainConfig(server_voices=voices, server_clip_share=share)
+    # every setting that shapes the fleet names its folder: a new default makes a new fleet
+    shaping = json.dumps([dataclasses.asdict(config.fleet_config(keyword)), config.server_public_speech])
+    digest = hashlib.sha256(shaping.encode()).hexdigest()[:8]
+    folder = OUT / keyword.replace(" ", "-") / f"{voices}x{share:g}-{digest}" / "fleet"
     if not (folder / ".complete").exists():
-        config = PretrainConfig(server_voices=voices, server_clip_share=share)
         with ProgressBars() as bars:  # one bar for all the speakers (synthesis names each phone)
             progress = lambda _phone, done, total: bars.update(f"{voices} server voices", done, total)  # noqa: E731
             synth_fleet(config.fleet_config(keyword), folder, progress=progress)
