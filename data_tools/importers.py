@@ -29,12 +29,14 @@ import numpy as np
 
 from data_tools.fleet import FLEET_FILE, Fleet, write_fleet_description
 from device_client.store import PhoneStore, sha256_file
-from wakeword.audio import load_audio, speech_bounds
+from wakeword.audio import load_audio, trim_silence
 from wakeword.constants import SAMPLE_RATE
 from wakeword.errors import AudioError, ParameterError, StoreError
 from wakeword.progress import Progress
 
-__all__ = ["LAYOUTS", "ImportReport", "SourceClip", "import_dataset", "scan", "store_aside", "trim_silence"]
+__all__ = [
+    "LAYOUTS", "ImportReport", "SourceClip", "import_dataset", "scan", "store_aside", "trim_for_import",
+]  # fmt: skip
 
 LAYOUTS = ("speech-commands", "fsdd", "precise", "csv")
 NOISE_LABELS = ("_silence_", "_background_noise_")
@@ -182,12 +184,10 @@ def store_aside(final: Path, info: dict) -> Iterator[PhoneStore]:
     os.replace(partial, final)
 
 
-def trim_silence(audio: np.ndarray) -> np.ndarray | None:
-    """``audio`` (16 kHz) without its leading and trailing silence (:data:`TRIM_MARGIN` kept around
-    the speech), or None if less than :data:`MIN_SECONDS` is left."""
-    start, end = speech_bounds(audio, top_db=TRIM_TOP_DB)
-    margin = round(TRIM_MARGIN * SAMPLE_RATE)
-    audio = audio[max(0, start - margin) : min(audio.size, end + margin)]
+def trim_for_import(audio: np.ndarray) -> np.ndarray | None:
+    """``audio`` (16 kHz) trimmed as an import trims it (:func:`wakeword.audio.trim_silence`, keeping
+    :data:`TRIM_MARGIN` around the speech), or None if less than :data:`MIN_SECONDS` is left."""
+    audio = trim_silence(audio, top_db=TRIM_TOP_DB, margin=TRIM_MARGIN)
     return audio if audio.size >= MIN_SECONDS * SAMPLE_RATE else None
 
 
@@ -301,7 +301,7 @@ def _import_one(store: PhoneStore, clip: SourceClip, index: int, positive: str, 
     except AudioError as exc:
         return exc.problem
     if not noise:
-        audio = trim_silence(audio)
+        audio = trim_for_import(audio)
         if audio is None:
             return "too short after trimming silence"
     is_positive = clip.label == positive

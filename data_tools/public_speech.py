@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from data_tools.fleet import PUBLIC_SPLIT
-from data_tools.importers import MIN_SECONDS, store_aside, trim_silence
+from data_tools.importers import MIN_SECONDS, store_aside, trim_for_import
 from wakeword.audio import load_audio
 from wakeword.errors import AudioError, StoreError
 
@@ -76,7 +76,7 @@ def _clip(path: Path):
         audio = load_audio(path, min_seconds=MIN_SECONDS)
     except AudioError:
         return None  # e.g. an empty prompt file: skipped, as an import skips it
-    return trim_silence(audio)
+    return trim_for_import(audio)
 
 
 def add_public_speech(

@@ -265,7 +265,11 @@ def speech_bounds(
     return int(loud[0] * frame), int(min(y.size, (loud[-1] + 1) * frame))
 
 
-def trim_silence(y: np.ndarray, *, top_db: float = 40.0, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Cut leading and trailing silence (see :func:`speech_bounds`); returns a view of ``y``."""
+def trim_silence(
+    y: np.ndarray, *, top_db: float = 40.0, margin: float = 0.0, sample_rate: int = SAMPLE_RATE
+) -> np.ndarray:
+    """Cut leading and trailing silence (see :func:`speech_bounds`), keeping ``margin`` seconds of
+    it on each side; returns a view of ``y``."""
     start, end = speech_bounds(y, top_db=top_db, sample_rate=sample_rate)
-    return y[start:end]
+    keep = round(margin * sample_rate)
+    return y[max(0, start - keep) : min(y.size, end + keep)]
