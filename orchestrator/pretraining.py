@@ -87,8 +87,9 @@ class PretrainConfig:
         "by make setup) or none",
     )
 
-    # a quarter of the speakers saying the phrase as a dictionary does not: real "computer" clips
-    # missed at 2 / 5 / 20 FA/h, 25.2 / 19.7 / 15.3% -> 15.4 / 11.8 / 7.9% (BENCHMARKS section 1)
+    # a quarter of the speakers saying the phrase as a dictionary does not; measured as 40 variant
+    # speakers added to the 122 (about that share): real "computer" clips missed at 2 / 5 / 20
+    # FA/h, 25.2 / 19.7 / 15.3% -> 15.4 / 11.8 / 7.9% (BENCHMARKS section 1; this form: not yet)
     server_pronunciation_variants: float = setting(
         0.25,
         doc="share of the server's Kokoro and Piper speakers who say the phrase in pronunciation "
