@@ -50,6 +50,21 @@ def parse_variants(text: str) -> list[tuple[int, float]]:
     return [parse_variant(v) for v in text.split(",")]
 
 
+def parse_setting(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` for a :class:`~orchestrator.pretraining.PretrainConfig` field, VALUE of its type."""
+    from orchestrator.pretraining import PretrainConfig
+
+    name, _, value = text.partition("=")
+    fields = {f.name: f for f in dataclasses.fields(PretrainConfig)}
+    if name not in fields or not value:
+        raise argparse.ArgumentTypeError(f"{text!r}: give NAME=VALUE, NAME one of {', '.join(fields)}")
+    kind = type(getattr(PretrainConfig(), name))
+    try:
+        return name, kind(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: {name} takes a {kind.__name__}") from None
+
+
 def parse_seeds(text: str) -> list[int]:
     try:
         return [int(s) for s in text.split(",")]
@@ -57,16 +72,21 @@ def parse_seeds(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers, e.g. 1,2,3") from None
 
 
-def server_fleet(keyword: str, voices: int, share: float) -> Path:
-    """The variant's server fleet (kept, unlike the recipe's, so seeds reuse its embeddings)."""
+def server_fleet(keyword: str, voices: int, share: float, settings: dict | None = None) -> Path:
+    """The variant's server fleet (kept, unlike the recipe's, so seeds reuse its embeddings);
+    ``settings``: other :class:`~orchestrator.pretraining.PretrainConfig` fields than the defaults."""
     from data_tools.fleet import Fleet
     from data_tools.synth import synth_fleet
-    from orchestrator.pretraining import PretrainConfig, with_public_speech
+    from orchestrator.pretraining import KEY_NEUTRAL, PretrainConfig, with_public_speech
     from wakeword.progress import ProgressBars
 
-    config = PretrainConfig(server_voices=voices, server_clip_share=share)
-    # every setting that shapes the fleet names its folder: a new default makes a new fleet
-    shaping = json.dumps([dataclasses.asdict(config.fleet_config(keyword)), config.server_public_speech])
+    config = PretrainConfig(server_voices=voices, server_clip_share=share, **(settings or {}))
+    # every setting that shapes the fleet names its folder: a new default makes a new fleet (a
+    # setting at the value it had before it existed does not)
+    fleet = {
+        k: v for k, v in dataclasses.asdict(config.fleet_config(keyword)).items() if KEY_NEUTRAL.get(k) != v
+    }
+    shaping = json.dumps([fleet, config.server_public_speech])
     digest = hashlib.sha256(shaping.encode()).hexdigest()[:8]
     folder = OUT / keyword.replace(" ", "-") / f"{voices}x{share:g}-{digest}" / "fleet"
     if not (folder / ".complete").exists():
@@ -151,12 +171,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=parse_seeds, default="1,2,3", help="training seeds, comma-separated")
     parser.add_argument("--epochs", type=int, default=20, help="central epochs at most (the recipe's)")
     parser.add_argument("--pool", action="store_true", help="also train on all variants' speakers together")
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        type=parse_setting,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="another server setting for every variant (a PretrainConfig field, e.g. server_confusables=20)",
+    )
     args = parser.parse_args(argv)
+    settings = dict(args.settings)
     if shared_speech_dir() is None:
         print("skipped: ../shared/speech is absent")
         return 0
     sets = real_sets(args.keyword)
-    fleets = {f"{v} voices x {s:g}": server_fleet(args.keyword, v, s) for v, s in args.variants}
+    named = "".join(f", {k}={v}" for k, v in settings.items())
+    fleets = {
+        f"{v} voices x {s:g}{named}": server_fleet(args.keyword, v, s, settings) for v, s in args.variants
+    }
     if args.pool and len(fleets) > 1:
         fleets["all of them pooled"] = pooled_fleet(list(fleets.values()))
     rows = [row(name, fleet, args.seeds, sets, args.epochs) for name, fleet in fleets.items()]

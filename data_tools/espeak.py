@@ -11,7 +11,7 @@ import subprocess
 
 from wakeword.errors import WakewordError
 
-__all__ = ["SynthesisError", "espeak_transcription"]
+__all__ = ["SynthesisError", "espeak_transcription", "espeak_words"]
 
 
 class SynthesisError(WakewordError):
@@ -20,15 +20,34 @@ class SynthesisError(WakewordError):
 
 def espeak_transcription(text: str, *, flag: str, voice: str) -> str:
     """espeak-ng's transcription of ``text``: ``flag`` "-x" for its own phoneme codes, "--ipa" for IPA."""
+    return _run(["--", text], flag=flag, voice=voice, what=repr(text))
+
+
+def espeak_words(words: list[str], *, flag: str, voice: str) -> list[str]:
+    """One transcription per word (one espeak-ng call for all of them, each word a sentence)."""
+    if not words:
+        return []
+    out = _run(["--stdin"], flag=flag, voice=voice, what=f"{len(words)} words", text=".\n".join(words) + ".")
+    lines = [line.strip() for line in out.splitlines() if line.strip()]
+    if len(lines) != len(words):
+        raise SynthesisError(
+            f"espeak-ng gave {len(lines)} transcriptions for {len(words)} words: "
+            "give plain words (letters only)"
+        )
+    return lines
+
+
+def _run(args: list[str], *, flag: str, voice: str, what: str, text: str | None = None) -> str:
     if shutil.which("espeak-ng") is None:
         raise SynthesisError("espeak-ng is not installed: run `make setup` (Debian package espeak-ng)")
     proc = subprocess.run(
-        ["espeak-ng", "-q", flag, "-v", voice, "--", text],
+        ["espeak-ng", "-q", flag, "-v", voice, *args],
+        input=text,
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=300,
         check=False,
     )
     if proc.returncode != 0:
-        raise SynthesisError(f"espeak-ng could not transcribe {text!r}: {proc.stderr.strip()}")
+        raise SynthesisError(f"espeak-ng could not transcribe {what}: {proc.stderr.strip()}")
     return proc.stdout

@@ -58,6 +58,11 @@ class FleetConfig:
         "schwa said as written, t for a flap, stress on the first syllable...: people a voice's "
         "dictionary leaves out; 0: every take as the dictionary says it)",
     )
+    confusables: int = setting(
+        0,
+        doc="hard negatives per phone: the phrase with a real word that sounds like its longest one "
+        '("hey commuter", "hey community"; data_tools.confusables)',
+    )
 
     def __post_init__(self) -> None:
         normalize_phrase(self.phrase)
@@ -68,7 +73,15 @@ class FleetConfig:
         check_range("test_fraction", self.test_fraction, low=0, high=1, high_open=True)
         if self.test_fraction == 0:
             raise ParameterError("`test_fraction` must be in (0, 1), got 0")
-        for name in ("in_sentence", "partials", "soundalikes", "speech", "noise", "other_kokoro_texts"):
+        for name in (
+            "in_sentence",
+            "partials",
+            "soundalikes",
+            "confusables",
+            "speech",
+            "noise",
+            "other_kokoro_texts",
+        ):
             check_range(name, getattr(self, name), low=0)
         for name in ("positives", "neural_phrase_takes"):
             check_range(name, getattr(self, name), low=1)
@@ -88,4 +101,4 @@ class FleetConfig:
 
     @property
     def clips_per_phone(self) -> int:
-        return self.positives + self.partials + self.soundalikes + self.speech + self.noise
+        return self.positives + self.partials + self.soundalikes + self.confusables + self.speech + self.noise

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from data_tools import voice_assets
+from data_tools.confusables import confusable_texts, fleet_confusables
 from data_tools.fleet import FLEET_FILE, Fleet, write_fleet_description
 from data_tools.fleet_config import BEFORE_IT_EXISTED, OWNER_VOICES, FleetConfig
 from data_tools.others import kokoro_takes
@@ -38,6 +39,7 @@ __all__ = ["OWNER_VOICES", "FleetConfig", "synth_fleet"]  # (the settings live i
 
 _SENTENCE_PREFIXES = ("okay", "so", "um", "tell me", "I said", "please")
 NEURAL_HARD_TEXTS = 2  # distinct partials and sound-alikes (each kind) by a neural owner
+HARD_TEXTS = 12  # distinct sound-alikes and confusable words (each kind) a phone draws
 # 1 in 4 of a phone's speech clips is its owner talking (a neural owner: one of a few short commands;
 # an espeak-ng or flite owner: made-up sentences); other people talking (data_tools.others) say the rest.
 OWNER_SPEECH_EVERY = 4
@@ -61,8 +63,12 @@ def _variant_rng(config: FleetConfig, index: int) -> np.random.Generator | None:
     return rng if rng.random() < config.pronunciation_variants else None
 
 
-def synth_phone(config: FleetConfig, profile: PhoneProfile, index: int, folder: Path) -> int:
-    """Synthesize one phone's store into ``folder`` (which must not hold a store). Returns the clip count."""
+def synth_phone(
+    config: FleetConfig, profile: PhoneProfile, index: int, folder: Path, confusables: tuple[str, ...] = ()
+) -> int:
+    """Synthesize one phone's store into ``folder`` (which must not hold a store); ``confusables``:
+    the words :func:`~data_tools.confusables.fleet_confusables` gives for the phrase (needed if
+    ``config.confusables``). Returns the clip count."""
     rng = _phone_rng(config.seed, index)
     phrase = normalize_phrase(config.phrase)
     synth = PhoneSynth(
@@ -78,19 +84,23 @@ def synth_phone(config: FleetConfig, profile: PhoneProfile, index: int, folder: 
     )
     speaker = f"{profile.speaker.engine}:{profile.speaker.voice}"
     common = {"speaker": speaker, "fsync": False}  # the whole folder is committed by one rename
-    hard = {
-        "partial": partials(phrase),
-        "soundalike": soundalikes(phrase, limit=12, rng=rng, pronounce=phonemes),
-    }
+    sounding = soundalikes(phrase, limit=HARD_TEXTS, rng=rng, pronounce=phonemes)
+    hard = [  # a one-syllable phrase has no parts
+        ("partial", config.partials, partials(phrase) or sounding),
+        ("soundalike", config.soundalikes, sounding),
+    ]
     with store.batch():
         _add_positives(store, synth, config, phrase, common)
-        _add_hard_negatives(store, synth, config, hard, common)
+        _add_hard_negatives(store, synth, hard, common)
         _add_speech(store, synth, config, phrase, common)
         for i in range(config.noise):
             store.add(
                 synth.noise_clip(), label="negative", kind="noise", text="", clip_id=f"noise-{i:04d}",
                 params={"noise": profile.noise.kind}, speaker="", fsync=False,
             )  # fmt: skip
+        if config.confusables:  # last, so a fleet without them has the same bytes as before
+            texts = confusable_texts(phrase, confusables, limit=HARD_TEXTS, rng=rng) or sounding
+            _add_hard_negatives(store, synth, [("confusable", config.confusables, texts)], common)
     return config.clips_per_phone
 
 
@@ -108,10 +118,12 @@ def _add_positives(store: PhoneStore, synth: PhoneSynth, config: FleetConfig, ph
         )  # fmt: skip
 
 
-def _add_hard_negatives(store: PhoneStore, synth: PhoneSynth, config: FleetConfig, hard: dict, common: dict):
-    """Parts of the phrase alone, and sound-alikes (a neural owner repeats a few takes)."""
-    for kind, count in (("partial", config.partials), ("soundalike", config.soundalikes)):
-        texts = hard[kind] or hard["soundalike"]  # a one-syllable phrase has no parts
+def _add_hard_negatives(
+    store: PhoneStore, synth: PhoneSynth, hard: list[tuple[str, int, list[str]]], common: dict
+):
+    """``count`` clips of each (kind, count, texts): parts of the phrase alone, sound-alikes,
+    confusable words (a neural owner repeats a few takes)."""
+    for kind, count, texts in hard:
         texts = texts[:NEURAL_HARD_TEXTS] if synth.neural else texts
         for i in range(count):
             text = texts[i % len(texts)]
@@ -187,11 +199,11 @@ def synth_stream(config: FleetConfig, index: int, seconds: float, rng: np.random
 
 
 def _phone_job(args: tuple) -> tuple[str, int]:
-    config, profile, index, fleet_root = args
+    config, profile, index, fleet_root, confusables = args
     final = fleet_root / "phones" / profile.phone_id
     partial = fleet_root / "phones" / f".{profile.phone_id}.partial"
     shutil.rmtree(partial, ignore_errors=True)
-    count = synth_phone(config, profile, index, partial)
+    count = synth_phone(config, profile, index, partial, confusables)
     os.replace(partial, final)
     return profile.phone_id, count
 
@@ -253,8 +265,9 @@ def synth_fleet(
         int(np.ceil(config.background_minutes / config.stream_minutes)) if config.background_minutes else 0
     )
     _write_description(root, config, profiles, n_streams)
+    confusables = fleet_confusables(config.phrase) if config.confusables else ()
     phone_jobs = [
-        (config, p, i, root)
+        (config, p, i, root, confusables)
         for i, p in enumerate(profiles)
         if not (root / "phones" / p.phone_id / "manifest.json").exists()
     ]

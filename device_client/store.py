@@ -8,7 +8,7 @@ On disk (documented in README.md, "The store format")::
       .lock             advisory lock serialising manifest updates between processes
 
 Each clip entry holds: ``clip_id``, ``file`` (relative path), ``label`` (positive/negative),
-``kind`` (phrase, phrase_in_sentence, partial, soundalike, speech, noise, stream, recorded,
+``kind`` (phrase, phrase_in_sentence, partial, soundalike, confusable, speech, noise, stream, recorded,
 imported), ``text``, ``speaker``, ``duration`` (s), ``sha256`` of the file, ``span`` (start and end
 of the wake phrase in seconds, for positives) and ``params`` (how it was made or where it came from).
 
@@ -52,13 +52,14 @@ KINDS = (
     "phrase_in_sentence",  # the wake phrase inside a longer sentence (positive, span marks it)
     "partial",  # part of the phrase alone, e.g. "hey" (hard negative)
     "soundalike",  # the phrase with one syllable changed (hard negative)
+    "confusable",  # the phrase with a real word that sounds like one of its words (hard negative)
     "speech",  # other speech (negative)
     "noise",  # background noise (negative)
     "stream",  # long continuous background audio for false accepts per hour (negative)
     "recorded",  # recorded with `wakeword record`
     "imported",  # imported from a real dataset
 )
-HARD_KINDS = ("partial", "soundalike")  # negatives made to be confused with the phrase
+HARD_KINDS = ("partial", "soundalike", "confusable")  # negatives made to be confused with the phrase
 _CLIP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 

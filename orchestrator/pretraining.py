@@ -52,7 +52,7 @@ SERVER_SEED = 2  # the server's synthesis: another seed than a fleet's default (
 PUBLIC_SPEECH = ("asterisk", "none")  # real recordings the server may add (data_tools.public_speech)
 # A server speaker's clips, scaled by ``server_clip_share`` from a phone's (FleetConfig's defaults).
 # Fleet settings left out of a server model's key at these values: what the server did before they existed.
-KEY_NEUTRAL = {"pronunciation_variants": 0.0}
+KEY_NEUTRAL = {"pronunciation_variants": 0.0, "confusables": 0}
 CLIP_COUNTS = ("positives", "in_sentence", "partials", "soundalikes", "speech", "noise")
 
 
@@ -97,8 +97,15 @@ class PretrainConfig:
         "first syllable...; 0: as the dictionary says it)",
     )
 
+    server_confusables: int = setting(
+        0,
+        doc="hard negatives per server speaker (scaled by --server-clip-share): the phrase with a "
+        'real word that sounds like its longest one ("hey community"; data_tools.confusables)',
+    )
+
     def __post_init__(self) -> None:
         check_range("server_voices", self.server_voices, low=2)
+        check_range("server_confusables", self.server_confusables, low=0)
         check_range("server_pronunciation_variants", self.server_pronunciation_variants, low=0, high=1)
         check_range("server_epochs", self.server_epochs, low=1)
         check_range("server_clip_share", self.server_clip_share, low=0.05, high=1)
@@ -114,7 +121,8 @@ class PretrainConfig:
         return FleetConfig(
             phrase=phrase, devices=devices, test_fraction=1 / devices, seed=SERVER_SEED,
             background_minutes=0, other_kokoro_texts=0, owner_voices=self.server_owner_voices,
-            pronunciation_variants=self.server_pronunciation_variants, **clips,
+            pronunciation_variants=self.server_pronunciation_variants,
+            confusables=round(self.server_confusables * self.server_clip_share), **clips,
         )  # fmt: skip
 
     def central_config(self, *, model: str, width: float) -> CentralConfig:
