@@ -125,12 +125,19 @@ def test_settings_are_checked():
     assert with_prompts != server_path("computer", PretrainConfig(server_public_speech="none"), **where)
     with pytest.raises(ParameterError, match="`server_pronunciation_variants`"):
         PretrainConfig(server_pronunciation_variants=2)
-    varied, plain = (PretrainConfig(server_pronunciation_variants=share) for share in (0.25, 0.0))
+    varied, plain = (
+        PretrainConfig(server_pronunciation_variants=share, server_confusables=0) for share in (0.25, 0.0)
+    )
     assert varied.fleet_config("computer").pronunciation_variants == 0.25
     assert server_path("computer", varied, **where) != server_path("computer", plain, **where)
     # a setting at the value it had before it existed leaves the server models' keys as they were
-    # (the "hey computer" model shipped before pronunciation variants existed)
+    # (the "hey computer" model shipped before pronunciation variants and confusables existed)
     assert server_path("hey computer", plain, **where).parent.name == "hey-computer-6dcb23d500a4"
+    with pytest.raises(ParameterError, match="`server_confusables`"):
+        PretrainConfig(server_confusables=-1)
+    confusing = PretrainConfig(server_confusables=20, server_clip_share=0.5)
+    assert confusing.fleet_config("computer").confusables == 10  # scaled like the other clips
+    assert server_path("computer", confusing, **where) != server_path("computer", varied, **where)
 
 
 def test_a_shipped_server_model_is_used_before_the_cache(default_run, tiny_fleet, tmp_path, monkeypatch):
