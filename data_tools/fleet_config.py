@@ -31,7 +31,7 @@ class FleetConfig:
     positives: int = setting(40, doc="phrase clips per phone")
     in_sentence: int = setting(8, doc="of the positives, how many say the phrase inside a sentence")
     partials: int = setting(20, doc='hard negatives per phone: parts of the phrase alone ("hey")')
-    soundalikes: int = setting(20, doc='hard negatives per phone: one syllable changed ("hey commuter")')
+    soundalikes: int = setting(20, doc='hard negatives per phone: one syllable changed ("hey bomputer")')
     speech: int = setting(120, doc="other speech clips per phone")
     noise: int = setting(40, doc="background noise clips per phone")
     background_minutes: float = setting(60.0, doc="total minutes of long negative streams for FA/h")

@@ -2,7 +2,8 @@
 
 Hard negatives are what make false accepts on custom wake words (openWakeWord's and Porcupine's
 users' most common complaint): the phrase's parts said alone ("hey", "computer") and sound-alikes
-with one syllable changed ("hey commuter", "say computer").
+with one syllable changed ("hey bomputer", "say computer"). Real words that sound alike ("hey
+community") are in :mod:`data_tools.confusables`.
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ def soundalikes(
     rng: np.random.Generator | None = None,
     pronounce: Callable[[str], str] | None = None,
 ) -> list[str]:
-    """Variants of the phrase with one word's onset or first vowel changed ("hey commuter").
+    """Variants of the phrase with one word's onset or first vowel changed ("hey bomputer").
 
     Parameters
     ----------
