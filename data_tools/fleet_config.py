@@ -58,6 +58,7 @@ class FleetConfig:
         "schwa said as written, t for a flap, stress on the first syllable...: people a voice's "
         "dictionary leaves out; 0: every take as the dictionary says it)",
     )
+    # off: on the server's model they cost more real phrases than they saved (BENCHMARKS section 1)
     confusables: int = setting(
         0,
         doc="hard negatives per phone: the phrase with a real word that sounds like its longest one "

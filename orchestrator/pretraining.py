@@ -97,6 +97,8 @@ class PretrainConfig:
         "first syllable...; 0: as the dictionary says it)",
     )
 
+    # off: 20 per speaker left real "computer" misses level at <= 0.5 FA/h and 4-6 points worse
+    # from 1 to 20 FA/h (three seeds; BENCHMARKS section 1, session 26)
     server_confusables: int = setting(
         0,
         doc="hard negatives per server speaker (scaled by --server-clip-share): the phrase with a "
