@@ -77,16 +77,13 @@ def server_fleet(keyword: str, voices: int, share: float, settings: dict | None 
     ``settings``: other :class:`~orchestrator.pretraining.PretrainConfig` fields than the defaults."""
     from data_tools.fleet import Fleet
     from data_tools.synth import synth_fleet
-    from orchestrator.pretraining import KEY_NEUTRAL, PretrainConfig, with_public_speech
+    from orchestrator.pretraining import PretrainConfig, fleet_key_settings, with_public_speech
     from wakeword.progress import ProgressBars
 
     config = PretrainConfig(server_voices=voices, server_clip_share=share, **(settings or {}))
     # every setting that shapes the fleet names its folder: a new default makes a new fleet (a
     # setting at the value it had before it existed does not)
-    fleet = {
-        k: v for k, v in dataclasses.asdict(config.fleet_config(keyword)).items() if KEY_NEUTRAL.get(k) != v
-    }
-    shaping = json.dumps([fleet, config.server_public_speech])
+    shaping = json.dumps([fleet_key_settings(config.fleet_config(keyword)), config.server_public_speech])
     digest = hashlib.sha256(shaping.encode()).hexdigest()[:8]
     folder = OUT / keyword.replace(" ", "-") / f"{voices}x{share:g}-{digest}" / "fleet"
     if not (folder / ".complete").exists():

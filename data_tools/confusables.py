@@ -88,8 +88,8 @@ def _espeak_ipa(words: list[str]) -> list[str]:
 def fleet_confusables(phrase: str, *, words: Sequence[str] | None = None) -> tuple[str, ...]:
     """The :data:`CANDIDATES` words nearest the phrase's longest word (a fleet computes them once:
     about 5 s of espeak-ng)."""
-    said = normalize_phrase(phrase).split()
-    return tuple(confusable_words(max(said, key=len), words=words))
+    said, at = _longest_word(phrase)
+    return tuple(confusable_words(said[at], words=words))
 
 
 def confusable_texts(
@@ -97,11 +97,16 @@ def confusable_texts(
 ) -> list[str]:
     """``limit`` texts saying the phrase with its longest word swapped for one of ``candidates``
     ("hey community" for "hey computer"; from :func:`fleet_confusables`), drawn by ``rng``."""
-    said = normalize_phrase(phrase).split()
-    at = max(range(len(said)), key=lambda i: len(said[i]))
+    said, at = _longest_word(phrase)
     texts = [" ".join([*said[:at], w, *said[at + 1 :]]) for w in candidates]
     texts = [t for t in texts if not mentions(t, phrase)]
     if not texts:
         return []
     picked = rng.choice(len(texts), size=min(limit, len(texts)), replace=False)
     return [texts[i] for i in sorted(picked)]
+
+
+def _longest_word(phrase: str) -> tuple[list[str], int]:
+    """The phrase's words and the index of its longest (the first of equals): the one swapped."""
+    said = normalize_phrase(phrase).split()
+    return said, max(range(len(said)), key=lambda i: len(said[i]))

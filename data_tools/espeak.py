@@ -20,14 +20,15 @@ class SynthesisError(WakewordError):
 
 def espeak_transcription(text: str, *, flag: str, voice: str) -> str:
     """espeak-ng's transcription of ``text``: ``flag`` "-x" for its own phoneme codes, "--ipa" for IPA."""
-    return _run(["--", text], flag=flag, voice=voice, what=repr(text))
+    return _run(["--", text], flag=flag, voice=voice, what=repr(text), timeout=30)
 
 
 def espeak_words(words: list[str], *, flag: str, voice: str) -> list[str]:
     """One transcription per word (one espeak-ng call for all of them, each word a sentence)."""
     if not words:
         return []
-    out = _run(["--stdin"], flag=flag, voice=voice, what=f"{len(words)} words", text=".\n".join(words) + ".")
+    text = ".\n".join(words) + "."
+    out = _run(["--stdin"], flag=flag, voice=voice, what=f"{len(words)} words", text=text, timeout=300)
     lines = [line.strip() for line in out.splitlines() if line.strip()]
     if len(lines) != len(words):
         raise SynthesisError(
@@ -37,7 +38,9 @@ def espeak_words(words: list[str], *, flag: str, voice: str) -> list[str]:
     return lines
 
 
-def _run(args: list[str], *, flag: str, voice: str, what: str, text: str | None = None) -> str:
+def _run(
+    args: list[str], *, flag: str, voice: str, what: str, timeout: float, text: str | None = None
+) -> str:
     if shutil.which("espeak-ng") is None:
         raise SynthesisError("espeak-ng is not installed: run `make setup` (Debian package espeak-ng)")
     proc = subprocess.run(
@@ -45,7 +48,7 @@ def _run(args: list[str], *, flag: str, voice: str, what: str, text: str | None 
         input=text,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
     if proc.returncode != 0:

@@ -87,9 +87,9 @@ class PretrainConfig:
         "by make setup) or none",
     )
 
-    # a quarter of the speakers saying the phrase as a dictionary does not; measured as 40 variant
-    # speakers added to the 122 (about that share): real "computer" clips missed at 2 / 5 / 20
-    # FA/h, 25.2 / 19.7 / 15.3% -> 15.4 / 11.8 / 7.9% (BENCHMARKS section 1; this form: not yet)
+    # a quarter of the speakers saying the phrase as a dictionary does not: real "computer" clips
+    # missed at <= 0.5 / 1 / 2 FA/h, 37.1 / 28.5 / 25.2% -> 20.8 / 14.8 / 12.9% (three seeds; half of
+    # them: 17.8 / 15.2 / 12.7%, within seed noise; BENCHMARKS section 1, sessions 25-26)
     server_pronunciation_variants: float = setting(
         0.25,
         doc="share of the server's Kokoro and Piper speakers who say the phrase in pronunciation "
@@ -138,13 +138,16 @@ def server_cache(cache: str | os.PathLike | None = None) -> Path:
     return Path(cache or os.environ.get(SERVER_CACHE_ENV) or default)
 
 
+def fleet_key_settings(fleet: FleetConfig) -> dict:
+    """The fleet settings that name a server model (or a bench's server fleet): all of them but
+    those at the value they had before they existed, so that older keys stay valid."""
+    return {k: v for k, v in dataclasses.asdict(fleet).items() if KEY_NEUTRAL.get(k, object()) != v}
+
+
 def _key(phrase: str, fleet: FleetConfig, central: CentralConfig, public_speech: str) -> str:
     """A folder name for everything that shapes a server model."""
     central_settings = {k: v for k, v in dataclasses.asdict(central).items() if k != "init_from"}
-    fleet_settings = {
-        k: v for k, v in dataclasses.asdict(fleet).items() if KEY_NEUTRAL.get(k, object()) != v
-    }  # (a setting at the value it had before it existed leaves older keys valid)
-    shaping = {"format": SERVER_FORMAT, "fleet": fleet_settings, "central": central_settings}
+    shaping = {"format": SERVER_FORMAT, "fleet": fleet_key_settings(fleet), "central": central_settings}
     if public_speech != "none":  # (keys made before public speech existed stay valid without it)
         shaping["public_speech"] = public_speech
     blob = json.dumps(shaping, sort_keys=True, default=str)
