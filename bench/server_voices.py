@@ -11,7 +11,8 @@ Every model is exported as ``wakeword export`` does and the keyword's real clips
 ``../shared/speech`` are streamed through it against LibriSpeech (1.09 h of real read speech): the
 FRR read off the DET curve at <= 0.5 / 1 / 2 / 5 / 10 / 20 FA/h, per seed and averaged (seeds move
 it by several points). No phone and no federated round: this measures the server's model alone.
-Results: runs/bench/server_voices.json. Skips cleanly where ../shared/speech is absent.
+Results: runs/bench/server_voices-KEYWORD-VARIANTS-SEEDS[-SETTINGS].json, one file per measurement
+(:func:`results_name`). Skips cleanly where ../shared/speech is absent.
 """
 
 from __future__ import annotations
@@ -153,6 +154,14 @@ def row(name: str, fleet: Path, seeds: list[int], sets: dict, epochs: int) -> di
     return {"variant": name, "fleet": str(fleet), "per_seed": per_seed, "mean": mean}
 
 
+def results_name(keyword: str, variants, seeds, settings: dict) -> str:
+    """The results file of one run, named by what it measured (runs at once keep theirs apart):
+    ``server_voices-computer-122x1-seeds1_2_3-server_confusables=20``."""
+    parts = [keyword.replace(" ", "-"), *(f"{v}x{s:g}" for v, s in variants)]
+    parts += ["seeds" + "_".join(map(str, seeds)), *(f"{k}={v}" for k, v in sorted(settings.items()))]
+    return "-".join(["server_voices", *parts])
+
+
 def main(argv: list[str] | None = None) -> int:
     from data_tools.shared_data import shared_speech_dir
 
@@ -190,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.pool and len(fleets) > 1:
         fleets["all of them pooled"] = pooled_fleet(list(fleets.values()))
     rows = [row(name, fleet, args.seeds, sets, args.epochs) for name, fleet in fleets.items()]
-    path = record("server_voices", {"keyword": args.keyword, "budgets": BUDGETS, "rows": rows})
+    path = record(results_name(args.keyword, args.variants, args.seeds, settings), {
+        "keyword": args.keyword, "budgets": BUDGETS, "rows": rows,
+    })  # fmt: skip
     print(f"results: {path}")
     return 0
 

@@ -228,10 +228,13 @@ def test_server_voices_bench_pools_fleets_by_link(tiny_fleet, tmp_path):
     import argparse
     import shutil
 
-    from bench.server_voices import parse_variant, pooled_fleet
+    from bench.server_voices import parse_variant, pooled_fleet, results_name
     from data_tools.fleet import Fleet
 
     assert parse_variant("366:0.33") == (366, 0.33)
+    # runs at once write apart: the file names what was measured
+    name = results_name("hey computer", [(122, 1.0)], [1, 2], {"server_confusables": 20})
+    assert name == "server_voices-hey-computer-122x1-seeds1_2-server_confusables=20"
     for bad, says in [("122", "VOICES:SHARE"), ("1:0.5", "server_voices"), ("122:2", "server_clip_share")]:
         with pytest.raises(argparse.ArgumentTypeError, match=says):
             parse_variant(bad)
