@@ -199,9 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.pool and len(fleets) > 1:
         fleets["all of them pooled"] = pooled_fleet(list(fleets.values()))
     rows = [row(name, fleet, args.seeds, sets, args.epochs) for name, fleet in fleets.items()]
-    path = record(results_name(args.keyword, args.variants, args.seeds, settings), {
-        "keyword": args.keyword, "budgets": BUDGETS, "rows": rows,
-    })  # fmt: skip
+    name = results_name(args.keyword, args.variants, args.seeds, settings)
+    path = record(name, {"keyword": args.keyword, "budgets": BUDGETS, "rows": rows})
     print(f"results: {path}")
     return 0
 

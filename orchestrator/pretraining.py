@@ -88,8 +88,8 @@ class PretrainConfig:
     )
 
     # a quarter of the speakers saying the phrase as a dictionary does not: real "computer" clips
-    # missed at <= 0.5 / 1 / 2 FA/h, 37.1 / 28.5 / 25.2% -> 20.8 / 14.8 / 12.9% (three seeds; half of
-    # them: 17.8 / 15.2 / 12.7%, within seed noise; BENCHMARKS section 1, sessions 25-26)
+    # missed at <= 0.5 / 1 / 2 FA/h, 37.1 / 28.5 / 25.2% (none, three seeds) -> 20.9 / 15.9 / 12.8%
+    # (six seeds); half of them: 27.3 / 16.7 / 15.5% (six seeds; BENCHMARKS section 1, sessions 25-27)
     server_pronunciation_variants: float = setting(
         0.25,
         doc="share of the server's Kokoro and Piper speakers who say the phrase in pronunciation "
