@@ -134,6 +134,12 @@ def test_a_fleet_from_before_a_setting_existed_resumes_at_its_default(tiny_fleet
     assert tree_digest(copy / "phones") == tree_digest(tiny_fleet.root / "phones")
     with pytest.raises(StoreError, match=r"other settings \(neural_phrase_takes\)"):
         synth_fleet(FleetConfig(**{**TINY.__dict__, "neural_phrase_takes": 5}), copy)
+    # a fleet from before pronunciation variants existed had none: it is not one of today's default
+    del description["settings"]["pronunciation_variants"]
+    (copy / "fleet.json").write_text(json.dumps(description))
+    synth_fleet(FleetConfig(**{**TINY.__dict__, "pronunciation_variants": 0.0}), copy, jobs=1)
+    with pytest.raises(StoreError, match=r"other settings \(pronunciation_variants\)"):
+        synth_fleet(TINY, copy)
 
 
 def test_unspeakable_phrase():
