@@ -53,8 +53,9 @@ class FleetConfig:
         "rest of its positives reuse them in new rooms, noise and tempo)",
     )
     # a quarter, as among the server's own speakers: with every owner saying the dictionary's form,
-    # federated fine-tuning unlearnt what the server's variants taught (411 real "computer" clips,
-    # 160 rounds, mean of 3 seeds: 23.0 -> 13.9% missed at 2 FA/h, 20.2 -> 9.6% at 5; BENCHMARKS 1)
+    # federated fine-tuning unlearnt what the server's variants taught (411 real "computer"
+    # clips, 160 rounds, 2 and 3 seeds: 23.0 -> 13.9% missed at 2 FA/h, 20.2 -> 9.6% at 5;
+    # docs/BENCHMARKS.md section 1)
     pronunciation_variants: float = setting(
         0.25,
         doc="share of the Kokoro and Piper owners who say the phrase in pronunciation variants (a "
