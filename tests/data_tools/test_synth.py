@@ -123,7 +123,7 @@ def test_other_settings_in_the_same_folder_are_refused(tiny_fleet, tmp_path):
         synth_fleet(FleetConfig(**{**TINY.__dict__, "seed": 9}), copy)
 
 
-def test_a_fleet_from_before_a_setting_existed_resumes_at_its_default(tiny_fleet, tmp_path):
+def test_a_fleet_from_before_a_setting_existed_resumes_as_it_was_made(tiny_fleet, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(tiny_fleet.root, copy)
     description = json.loads((copy / "fleet.json").read_text())
@@ -134,7 +134,7 @@ def test_a_fleet_from_before_a_setting_existed_resumes_at_its_default(tiny_fleet
     assert tree_digest(copy / "phones") == tree_digest(tiny_fleet.root / "phones")
     with pytest.raises(StoreError, match=r"other settings \(neural_phrase_takes\)"):
         synth_fleet(FleetConfig(**{**TINY.__dict__, "neural_phrase_takes": 5}), copy)
-    # a fleet from before pronunciation variants existed had none: it is not one of today's default
+    # a fleet from before pronunciation variants existed had none: it is not one of today's default (0.25)
     del description["settings"]["pronunciation_variants"]
     (copy / "fleet.json").write_text(json.dumps(description))
     synth_fleet(FleetConfig(**{**TINY.__dict__, "pronunciation_variants": 0.0}), copy, jobs=1)
