@@ -1,6 +1,6 @@
 """What the phones teach the server (issue 20): voices the server cannot synthesize.
 
-    python -m bench.phones_teach --fleet runs/fleet-200 [--seeds 1,2,3] [--rounds 160]
+    python -m bench.phones_teach --fleet runs/fleet-200 [--seeds 1,2,3] [--rounds 160] [--model M]
 
 The server pre-trains on speakers it synthesizes with the classic engines only (espeak-ng and
 flite: ``--server-owner-voices classic``), while half of the phones' owners speak with Kokoro and
@@ -13,7 +13,7 @@ Piper voices it cannot make. On the fleet's held-out phones (voices never traine
 
 Reported: oracle FRR at 1 FA/h (and 0.5 / 2 / 5), FRR per voice group (the Kokoro owners are the
 ones the server never heard), and the share of the server-to-central gap the federated phase
-closes (goal >= 80%). Results in runs/bench/phones-teach.json.
+closes (goal >= 80%). Results in runs/bench/phones-teach-MODEL.json.
 """
 
 from __future__ import annotations
@@ -28,17 +28,17 @@ SERVER = {"server_owner_voices": "classic"}  # a server without neural voices
 BUDGET = "1"  # the FA/h at which the gap is measured (oracle, held-out phones)
 
 
-def run_seed(fleet, server: Path, seed: int, rounds: int) -> list[dict]:
+def run_seed(fleet, server: Path, seed: int, rounds: int, *, model: str) -> list[dict]:
     """Federated and central fine-tuning of ``server``'s model on ``fleet``, one seed."""
     from orchestrator.central import CentralConfig, train_central
     from orchestrator.federated import FederatedConfig, train_federated
 
-    fed = OUT / f"teach-federated-{seed}"
+    fed = OUT / f"teach-{model}-federated-{seed}"
     if not _finished(fed):
         resume = (fed / "checkpoints" / "latest.json").exists()
         config = FederatedConfig(init_from=str(server), rounds=rounds, seed=seed)
         train_federated(fleet, fed, config, resume=resume)
-    central = OUT / f"teach-central-{seed}"
+    central = OUT / f"teach-{model}-central-{seed}"
     if not _finished(central):
         config = CentralConfig(init_from=str(server), epochs=CENTRAL_FINE_TUNING_EPOCHS, seed=seed)
         train_central(fleet, central, config)
@@ -64,6 +64,7 @@ def gap_closed(server: float, federated: float, central: float) -> float | None:
 
 def main(argv: list[str] | None = None) -> int:
     from data_tools.fleet import Fleet
+    from models.registry import DEFAULT_MODEL, MODELS
     from orchestrator.pretraining import PretrainConfig, server_model
 
     parser = argparse.ArgumentParser(
@@ -72,13 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fleet", type=Path, default=Path("runs/fleet-200"))
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--rounds", type=int, default=160, help="federated fine-tuning rounds")
+    parser.add_argument(
+        "--model", default=DEFAULT_MODEL, choices=sorted(MODELS), help="the model (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     fleet = Fleet(args.fleet)
-    server = server_model(fleet.phrase, PretrainConfig(**SERVER), model="tc_resnet", width=1.0)
+    server = server_model(fleet.phrase, PretrainConfig(**SERVER), model=args.model, width=1.0)
     server_row = _evaluated("server alone (classic voices)", server, fleet)
     rows = [server_row]
     for seed in (int(s) for s in args.seeds.split(",")):
-        fed, central = run_seed(fleet, server, seed, args.rounds)
+        fed, central = run_seed(fleet, server, seed, args.rounds, model=args.model)
         fed["gap_closed_at_1_fa_h"] = gap_closed(
             *(row["oracle_frr_by_budget"][BUDGET] for row in (server_row, fed, central))
         )
@@ -90,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             + " / ".join(f"{row['oracle_frr_by_budget'][b]:.1%}" for b in ("0.5", "1", "2", "5"))
             + (f"  gap closed {closed:.0%}" if closed is not None else "")
         )
-    print(f"results: {record('phones-teach', {'rows': rows})}")
+    print(f"results: {record(f'phones-teach-{args.model}', {'rows': rows})}")
     return 0
 
 
