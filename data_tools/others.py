@@ -23,7 +23,7 @@ from data_tools.profiles import kokoro_pool, voice_pool
 from data_tools.text import mentions, random_sentence
 from data_tools.tts import Voice
 
-__all__ = ["kokoro_takes", "other_text", "other_voice"]
+__all__ = ["fresh_other_text", "kokoro_takes", "other_text", "other_voice"]
 
 KOKORO_OTHER_SHARE = 0.4  # of other people: a Kokoro style
 PIPER_OTHER_SHARE = 0.2  # of other people: Piper's voice
@@ -89,3 +89,28 @@ def other_text(
         random_sentence(rng, avoid=avoid)
     ]
     return allowed[int(rng.integers(len(allowed)))]
+
+
+def fresh_other_text(
+    rng: np.random.Generator,
+    voice: Voice,
+    heard: dict[tuple[Voice, str], int],
+    *,
+    repeats: int,
+    avoid: str = "",
+    kokoro_texts: int = KOKORO_OTHER_TEXTS,
+) -> str | None:
+    """A sentence for ``voice`` to say whose take a listener has heard fewer than ``repeats`` times
+    (``heard``: times per (voice, text), updated here); None when every sentence of the voice's
+    pool has been heard that often. An espeak-ng voice's made-up sentence is always new."""
+    texts = _texts(voice, kokoro_texts)
+    if texts is None:
+        return random_sentence(rng, avoid=avoid)
+    allowed = [
+        t for t in texts if heard.get((voice, t), 0) < repeats and not (avoid.strip() and mentions(t, avoid))
+    ]
+    if not allowed:
+        return None
+    text = allowed[int(rng.integers(len(allowed)))]
+    heard[(voice, text)] = heard.get((voice, text), 0) + 1
+    return text

@@ -11,7 +11,7 @@ import numpy as np
 
 from data_tools import acoustics as ac
 from data_tools.neural_tts import parse_blend
-from data_tools.others import KOKORO_OTHER_TEXTS, other_text, other_voice
+from data_tools.others import KOKORO_OTHER_TEXTS, fresh_other_text, other_text, other_voice
 from data_tools.profiles import PhoneProfile
 from data_tools.tts import NEURAL_ENGINES, Voice, synthesize
 from wakeword.audio import resample, trim_silence
@@ -26,6 +26,7 @@ BABBLE_VOICES = 4  # overlapping speakers in "babble" noise
 # times and the takes are reused, each time with another tempo/pitch, level, room position and noise.
 NEURAL_PHRASE_TAKES = 3  # distinct takes of the phrase by a neural owner
 NEURAL_OWNER_SENTENCES = 1  # distinct short commands ("set a timer") by a neural owner
+MAX_NEW_TALKERS = 50  # people drawn to replace one who has said all their sentences, before a repeat
 
 
 class PhoneSynth:
@@ -52,6 +53,7 @@ class PhoneSynth:
         self.rng = rng
         self.neural = profile.speaker.engine in NEURAL_ENGINES
         self._takes: dict[str, list[np.ndarray]] = {}  # a neural owner's takes by text
+        self._heard: dict[tuple[Voice, str], int] = {}  # other people's pooled takes heard, times
         self.sentences: list[str] = []  # a neural owner's own sentences (the rest: other people)
         self.rir = ac.make_rir(profile.room)
         self.sos = ac.mic_filter(profile.mic)
@@ -69,6 +71,27 @@ class PhoneSynth:
 
     def other_text(self, voice: Voice, *, avoid: str = "") -> str:
         return other_text(self.rng, voice, avoid=avoid, kokoro_texts=self.kokoro_texts)
+
+    def next_other(
+        self, talkers: list[Voice], k: int, *, avoid: str = "", repeats: int = 0
+    ) -> tuple[Voice, str]:
+        """Who of the people near the phone speaks as ``talkers[k]`` next, and what they say.
+
+        With ``repeats`` > 0 this phone hears no Kokoro or Piper take of another person more than
+        that often: a person who has said every sentence of their pool that often leaves, and
+        another takes their place in ``talkers`` (a real room does not replay one recording).
+        0: any sentence of the pool, every time (fleets made before the limit existed).
+        """
+        if not repeats:
+            return talkers[k], self.other_text(talkers[k], avoid=avoid)
+        for _ in range(MAX_NEW_TALKERS):
+            text = fresh_other_text(
+                self.rng, talkers[k], self._heard, repeats=repeats, avoid=avoid, kokoro_texts=self.kokoro_texts
+            )
+            if text is not None:
+                return talkers[k], text
+            talkers[k] = self.other_voice()
+        return talkers[k], self.other_text(talkers[k], avoid=avoid)  # every pool heard: a take again
 
     def speak(self, text: str, *, jitter: bool = True, voice: Voice | None = None) -> np.ndarray:
         """Dry speech of ``text`` in this phone's voice (with take-to-take variation), or in

@@ -136,8 +136,9 @@ def _add_speech(store: PhoneStore, synth: PhoneSynth, config: FleetConfig, phras
     others = [synth.other_voice() for _ in range(OTHER_TALKERS)]
     for i in range(config.speech):
         if i % OWNER_SPEECH_EVERY:  # someone else talking near the phone
-            voice = others[i % len(others)]
-            text = synth.other_text(voice, avoid=phrase)
+            voice, text = synth.next_other(
+                others, i % len(others), avoid=phrase, repeats=config.other_take_repeats
+            )
             clip, _ = synth.place(synth.speak(text, voice=voice))
             meta = {**common, "speaker": "other"}
         else:
@@ -186,8 +187,11 @@ def synth_stream(config: FleetConfig, index: int, seconds: float, rng: np.random
         if roll < 0.08:  # a noise-only stretch
             piece = synth.noise_clip()
         else:
-            voice = voices[rng.integers(len(voices))]
-            text = hard[rng.integers(len(hard))] if roll < 0.15 else synth.other_text(voice, avoid=phrase)
+            k = int(rng.integers(len(voices)))
+            if roll < 0.15:
+                voice, text = voices[k], hard[rng.integers(len(hard))]
+            else:
+                voice, text = synth.next_other(voices, k, avoid=phrase, repeats=config.other_take_repeats)
             piece, _ = synth.place(synth.speak(text, voice=voice))
         n = min(piece.size, n_total - pos)
         out[pos : pos + n] = piece[:n]

@@ -52,7 +52,7 @@ SERVER_SEED = 2  # the server's synthesis: another seed than a fleet's default (
 PUBLIC_SPEECH = ("asterisk", "none")  # real recordings the server may add (data_tools.public_speech)
 # A server speaker's clips, scaled by ``server_clip_share`` from a phone's (FleetConfig's defaults).
 # Fleet settings left out of a server model's key at these values: what the server did before they existed.
-KEY_NEUTRAL = {"pronunciation_variants": 0.0, "confusables": 0}
+KEY_NEUTRAL = {"pronunciation_variants": 0.0, "confusables": 0, "other_take_repeats": 0}
 CLIP_COUNTS = ("positives", "in_sentence", "partials", "soundalikes", "speech", "noise")
 
 
@@ -122,7 +122,8 @@ class PretrainConfig:
         clips = {name: max(1, round(getattr(phone, name) * self.server_clip_share)) for name in CLIP_COUNTS}
         return FleetConfig(
             phrase=phrase, devices=devices, test_fraction=1 / devices, seed=SERVER_SEED,
-            background_minutes=0, other_kokoro_texts=0, owner_voices=self.server_owner_voices,
+            background_minutes=0, other_kokoro_texts=0, other_take_repeats=0,
+            owner_voices=self.server_owner_voices,
             pronunciation_variants=self.server_pronunciation_variants,
             confusables=round(self.server_confusables * self.server_clip_share), **clips,
         )  # fmt: skip

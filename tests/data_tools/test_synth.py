@@ -140,6 +140,13 @@ def test_a_fleet_from_before_a_setting_existed_resumes_as_it_was_made(tiny_fleet
     synth_fleet(FleetConfig(**{**TINY.__dict__, "pronunciation_variants": 0.0}), copy, jobs=1)
     with pytest.raises(StoreError, match=r"other settings \(pronunciation_variants\)"):
         synth_fleet(TINY, copy)
+    # nor did it limit how often a phone hears another person's take
+    del description["settings"]["other_take_repeats"]
+    (copy / "fleet.json").write_text(json.dumps(description))
+    older = {**TINY.__dict__, "pronunciation_variants": 0.0}
+    synth_fleet(FleetConfig(**{**older, "other_take_repeats": 0}), copy, jobs=1)
+    with pytest.raises(StoreError, match=r"other settings \(other_take_repeats\)"):
+        synth_fleet(FleetConfig(**older), copy)
 
 
 def test_unspeakable_phrase():

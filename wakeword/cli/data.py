@@ -17,7 +17,7 @@ HELP = "make a simulated phone fleet, import real recordings, check a fleet"
 SYNTH = (
     "phrase", "devices", "seed", "test_fraction", "positives", "in_sentence", "partials", "soundalikes",
     "speech", "noise", "owner_voices", "other_kokoro_texts", "neural_phrase_takes", "background_minutes",
-    "stream_minutes", "pronunciation_variants", "confusables",
+    "stream_minutes", "pronunciation_variants", "confusables", "other_take_repeats",
 )  # fmt: skip
 
 
