@@ -86,7 +86,12 @@ class PhoneSynth:
             return talkers[k], self.other_text(talkers[k], avoid=avoid)
         for _ in range(MAX_NEW_TALKERS):
             text = fresh_other_text(
-                self.rng, talkers[k], self._heard, repeats=repeats, avoid=avoid, kokoro_texts=self.kokoro_texts
+                self.rng,
+                talkers[k],
+                self._heard,
+                repeats=repeats,
+                avoid=avoid,
+                kokoro_texts=self.kokoro_texts,
             )
             if text is not None:
                 return talkers[k], text
