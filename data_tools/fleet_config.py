@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from data_tools.others import KOKORO_OTHER_TEXTS
 from data_tools.phone_synth import NEURAL_PHRASE_TAKES
-from data_tools.text import normalize_phrase
+from data_tools.text import SENTENCE_SOURCES, normalize_phrase
 from wakeword.errors import ParameterError
 from wakeword.options import check_choice, check_range, setting
 
@@ -69,6 +69,13 @@ class FleetConfig:
         doc="times a phone or background stream may hear the same Kokoro or Piper take of another "
         "person (one who has said all their sentences leaves, another comes; 0: no limit)",
     )
+    sentences: str = setting(
+        "words",
+        choices=SENTENCE_SOURCES,
+        doc="what the free half of other people's sentences says: words (strings of words from a "
+        "100k-word list) or wordnet (WordNet's natural example sentences); the other half are "
+        "everyday templates",
+    )
     # off: on the server's model they cost more real phrases than they saved (BENCHMARKS section 1)
     confusables: int = setting(
         0,
@@ -105,6 +112,7 @@ class FleetConfig:
         check_range("background_minutes", self.background_minutes, low=0)
         check_range("pronunciation_variants", self.pronunciation_variants, low=0, high=1)
         check_choice("owner_voices", self.owner_voices, OWNER_VOICES)
+        check_choice("sentences", self.sentences, SENTENCE_SOURCES)
         if not self.stream_minutes > 0:
             raise ParameterError(f"`stream_minutes` must be > 0, got {self.stream_minutes}")
 

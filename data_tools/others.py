@@ -41,25 +41,28 @@ def _pool_rng(name: str) -> np.random.Generator:
 
 
 @functools.cache
-def _pool(name: str, size: int) -> tuple[str, ...]:
-    """A fixed pool of ``size`` sentences for the voice ``name`` (the same on every machine)."""
-    rng = _pool_rng(name)
-    return tuple(random_sentence(rng) for _ in range(size))
+def _pool(name: str, size: int, source: str = "words") -> tuple[str, ...]:
+    """A fixed pool of ``size`` sentences from ``source`` for the voice ``name`` (the same on every
+    machine)."""
+    rng = _pool_rng(name if source == "words" else f"{name}:{source}")
+    return tuple(random_sentence(rng, source=source) for _ in range(size))
 
 
-def _texts(voice: Voice, kokoro_texts: int) -> tuple[str, ...] | None:
+def _texts(voice: Voice, kokoro_texts: int, source: str) -> tuple[str, ...] | None:
     if voice.engine == "piper":
-        return _pool("piper", PIPER_SENTENCES)
+        return _pool("piper", PIPER_SENTENCES, source)
     if voice.engine == "kokoro":
-        return _pool(voice.name, kokoro_texts)
+        return _pool(voice.name, kokoro_texts, source)
     return None  # espeak-ng: any made-up sentence
 
 
-def kokoro_takes(split: str, *, kokoro_texts: int = KOKORO_OTHER_TEXTS) -> list[tuple[str, Voice]]:
+def kokoro_takes(
+    split: str, *, kokoro_texts: int = KOKORO_OTHER_TEXTS, source: str = "words"
+) -> list[tuple[str, Voice]]:
     """Every (text, voice) of the Kokoro pools a phone of ``split`` may hear (to make them ahead,
     spread over processes; Piper's cheap takes are made when first needed)."""
     voices = [Voice("kokoro", style, KOKORO_OTHER_RATE) for style in kokoro_pool(split)]
-    return [(text, voice) for voice in voices for text in _pool(voice.name, kokoro_texts)]
+    return [(text, voice) for voice in voices for text in _pool(voice.name, kokoro_texts, source)]
 
 
 def other_voice(rng: np.random.Generator, split: str = "test", *, kokoro: bool = True) -> Voice:
@@ -78,15 +81,21 @@ def other_voice(rng: np.random.Generator, split: str = "test", *, kokoro: bool =
 
 
 def other_text(
-    rng: np.random.Generator, voice: Voice, *, avoid: str = "", kokoro_texts: int = KOKORO_OTHER_TEXTS
+    rng: np.random.Generator,
+    voice: Voice,
+    *,
+    avoid: str = "",
+    kokoro_texts: int = KOKORO_OTHER_TEXTS,
+    source: str = "words",
 ) -> str:
     """A sentence for ``voice`` to say that does not mention ``avoid``: a neural voice's from its
-    fixed pool (``kokoro_texts`` per Kokoro style), the others' made up."""
-    texts = _texts(voice, kokoro_texts)
+    fixed pool (``kokoro_texts`` per Kokoro style), the others' made up (``source``: see
+    :func:`~data_tools.text.random_sentence`)."""
+    texts = _texts(voice, kokoro_texts, source)
     if texts is None:
-        return random_sentence(rng, avoid=avoid)
+        return random_sentence(rng, avoid=avoid, source=source)
     allowed = [t for t in texts if not (avoid.strip() and mentions(t, avoid))] or [
-        random_sentence(rng, avoid=avoid)
+        random_sentence(rng, avoid=avoid, source=source)
     ]
     return allowed[int(rng.integers(len(allowed)))]
 
@@ -99,13 +108,14 @@ def fresh_other_text(
     repeats: int,
     avoid: str = "",
     kokoro_texts: int = KOKORO_OTHER_TEXTS,
+    source: str = "words",
 ) -> str | None:
     """A sentence for ``voice`` to say whose take a listener has heard fewer than ``repeats`` times
     (``heard``: times per (voice, text), updated here); None when every sentence of the voice's
     pool has been heard that often. An espeak-ng voice's made-up sentence is always new."""
-    texts = _texts(voice, kokoro_texts)
+    texts = _texts(voice, kokoro_texts, source)
     if texts is None:
-        return random_sentence(rng, avoid=avoid)
+        return random_sentence(rng, avoid=avoid, source=source)
     allowed = [
         t for t in texts if heard.get((voice, t), 0) < repeats and not (avoid.strip() and mentions(t, avoid))
     ]

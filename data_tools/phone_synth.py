@@ -13,6 +13,7 @@ from data_tools import acoustics as ac
 from data_tools.neural_tts import parse_blend
 from data_tools.others import KOKORO_OTHER_TEXTS, fresh_other_text, other_text, other_voice
 from data_tools.profiles import PhoneProfile
+from data_tools.text import random_sentence
 from data_tools.tts import NEURAL_ENGINES, Voice, synthesize
 from wakeword.audio import resample, trim_silence
 from wakeword.constants import SAMPLE_RATE
@@ -42,8 +43,10 @@ class PhoneSynth:
         kokoro_texts: int = KOKORO_OTHER_TEXTS,
         phrase_takes: int = NEURAL_PHRASE_TAKES,
         variants: np.random.Generator | None = None,
+        sentences: str = "words",
     ) -> None:
         self.profile = profile
+        self.sentences_from = sentences  # what other people's made-up sentences are (text.random_sentence)
         # a neural owner who says the phrase in pronunciation variants draws each take's from this
         # (its own generator: the phone's other draws stay as they were); None: as the dictionary says
         self.variants = variants
@@ -70,7 +73,13 @@ class PhoneSynth:
         return other_voice(self.rng, self.profile.split, kokoro=self.kokoro_texts > 0)
 
     def other_text(self, voice: Voice, *, avoid: str = "") -> str:
-        return other_text(self.rng, voice, avoid=avoid, kokoro_texts=self.kokoro_texts)
+        return other_text(
+            self.rng, voice, avoid=avoid, kokoro_texts=self.kokoro_texts, source=self.sentences_from
+        )
+
+    def made_up_sentence(self, *, avoid: str = "") -> str:
+        """A sentence of this phone's kind of text (see :func:`~data_tools.text.random_sentence`)."""
+        return random_sentence(self.rng, avoid=avoid, source=self.sentences_from)
 
     def next_other(
         self, talkers: list[Voice], k: int, *, avoid: str = "", repeats: int = 0
@@ -92,6 +101,7 @@ class PhoneSynth:
                 repeats=repeats,
                 avoid=avoid,
                 kokoro_texts=self.kokoro_texts,
+                source=self.sentences_from,
             )
             if text is not None:
                 return talkers[k], text

@@ -29,7 +29,7 @@ from data_tools.fleet_config import BEFORE_IT_EXISTED, OWNER_VOICES, FleetConfig
 from data_tools.others import kokoro_takes
 from data_tools.phone_synth import SENTENCE_SUFFIXES, PhoneSynth
 from data_tools.profiles import PhoneProfile, sample_profiles
-from data_tools.text import normalize_phrase, partials, random_sentence, soundalikes
+from data_tools.text import normalize_phrase, partials, soundalikes
 from data_tools.tts import NEURAL_ENGINES, SynthesisError, is_cached, phonemes, synthesize
 from device_client.store import PhoneStore
 from wakeword.constants import SAMPLE_RATE
@@ -78,6 +78,7 @@ def synth_phone(
         kokoro_texts=config.other_kokoro_texts,
         phrase_takes=config.neural_phrase_takes,
         variants=_variant_rng(config, index),
+        sentences=config.sentences,
     )
     store = PhoneStore.create(
         folder, phone_id=profile.phone_id, info={"profile": profile.to_json(), "source": "synthetic"}
@@ -142,7 +143,7 @@ def _add_speech(store: PhoneStore, synth: PhoneSynth, config: FleetConfig, phras
             clip, _ = synth.place(synth.speak(text, voice=voice))
             meta = {**common, "speaker": "other"}
         else:
-            text = synth.owner_sentence() if synth.neural else random_sentence(synth.rng, avoid=phrase)
+            text = synth.owner_sentence() if synth.neural else synth.made_up_sentence(avoid=phrase)
             clip, _ = synth.place(synth.speak(text))
             meta = common
         store.add(clip, label="negative", kind="speech", text=text, clip_id=f"speech-{i:04d}", **meta)
@@ -176,7 +177,7 @@ def synth_stream(config: FleetConfig, index: int, seconds: float, rng: np.random
     phrase = normalize_phrase(config.phrase)
     profile = sample_profiles(1, test_phones=1, rng=rng, first_index=index)[0]
     profile = dataclasses.replace(profile, phone_id=f"stream-{index:03d}")
-    synth = PhoneSynth(profile, rng, kokoro_texts=config.other_kokoro_texts)
+    synth = PhoneSynth(profile, rng, kokoro_texts=config.other_kokoro_texts, sentences=config.sentences)
     hard = partials(phrase) + soundalikes(phrase, limit=12, rng=rng, pronounce=phonemes)
     n_total = round(seconds * SAMPLE_RATE)
     out = np.zeros(n_total, dtype=np.float32)
@@ -286,7 +287,11 @@ def synth_fleet(
     ]
     splits = {p.split for p in profiles} | ({"test"} if stream_jobs else set())
     n_texts = config.other_kokoro_texts
-    takes = [t for split in sorted(splits) for t in kokoro_takes(split, kokoro_texts=n_texts)]
+    takes = [
+        t
+        for split in sorted(splits)
+        for t in kokoro_takes(split, kokoro_texts=n_texts, source=config.sentences)
+    ]
     take_jobs = [t for t in takes if not is_cached(*t)]
     if phone_jobs or stream_jobs:
         _run_jobs(

@@ -18,6 +18,8 @@ import numpy as np
 from wakeword.errors import ParameterError
 
 __all__ = [
+    "SENTENCE_SOURCES",
+    "example_sentence",
     "free_sentence",
     "lexicon",
     "mentions",
@@ -114,6 +116,10 @@ _OPENERS = ("okay", "so", "well", "listen", "by the way", "honestly", "you know"
 # large word list (Debian's wamerican, SCOWL: free for any use, installed by `make setup`), with the
 # most common English words mixed in at about their share of running speech.
 WORD_LIST = Path("/usr/share/dict/words")
+# Or natural sentences: the example sentences of WordNet 3.0's glosses (Debian's wordnet-base,
+# Princeton's license: any use; installed by `make setup`), "he was elected to a seat in the Senate".
+WORDNET = Path("/usr/share/wordnet")
+SENTENCE_SOURCES = ("words", "wordnet")  # what the free half of other speech says (FleetConfig.sentences)
 FREE_SHARE = 0.5  # of random sentences that are free word strings rather than templates
 FREE_WORDS = (4, 12)  # words in a free sentence (inclusive range)
 FUNCTION_SHARE = 0.4  # of a free sentence's words that are common function words
@@ -245,11 +251,47 @@ def free_sentence(rng: np.random.Generator, *, avoid: str = "") -> str:
     raise ParameterError(f"cannot build sentences without {avoid!r}")
 
 
-def random_sentence(rng: np.random.Generator, *, avoid: str = "") -> str:
+@functools.lru_cache(maxsize=1)
+def wordnet_examples() -> tuple[str, ...]:
+    """WordNet's example sentences of 3+ words, speakable characters only, in file order.
+
+    Raises
+    ------
+    ParameterError
+        If WordNet is not installed.
+    """
+    files = [WORDNET / f"data.{pos}" for pos in ("noun", "verb", "adj", "adv")]
+    if not all(f.is_file() for f in files):
+        raise ParameterError(f"{WORDNET} is missing: run `make setup` (Debian package wordnet-base)")
+    examples = []
+    for path in files:
+        for line in path.read_text(encoding="latin-1").splitlines():
+            gloss = line.partition(" | ")[2]  # the license header's lines have none
+            for quoted in re.findall(r'"([^"]+)"', gloss):
+                text = re.sub(r"\s+", " ", quoted.replace("...", " ")).strip(" ;,")
+                if len(text.split()) >= 3 and re.fullmatch(r"[A-Za-z0-9 ,.;:!?'-]+", text):
+                    examples.append(text)
+    return tuple(examples)
+
+
+def example_sentence(rng: np.random.Generator, *, avoid: str = "") -> str:
+    """One or two of WordNet's example sentences (natural English), not mentioning ``avoid``."""
+    examples = wordnet_examples()
+    for _ in range(100):
+        picks = rng.integers(len(examples), size=int(rng.integers(1, 3)))
+        sentence = ", ".join(examples[int(i)] for i in picks)
+        if not (avoid.strip() and mentions(sentence, avoid)):
+            return sentence
+    raise ParameterError(f"cannot build sentences without {avoid!r}")
+
+
+def random_sentence(rng: np.random.Generator, *, avoid: str = "", source: str = "words") -> str:
     """A sentence that does not mention ``avoid``: half everyday templates ("I bought some bread
-    yesterday"), half free strings of words from a large word list (:func:`free_sentence`)."""
+    yesterday"), half free: strings of words from a large word list (:func:`free_sentence`) for
+    ``source`` "words", WordNet's natural example sentences (:func:`example_sentence`) for "wordnet"."""
     if rng.uniform() < FREE_SHARE:
-        return free_sentence(rng, avoid=avoid)
+        free = example_sentence if source == "wordnet" else free_sentence
+        return free(rng, avoid=avoid)
     avoid = normalize_phrase(avoid) if avoid.strip() else ""
     for _ in range(100):
         parts = [

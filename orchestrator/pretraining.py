@@ -26,7 +26,7 @@ from pathlib import Path
 from data_tools.fleet import Fleet, write_fleet_description
 from data_tools.public_speech import add_public_speech
 from data_tools.synth import OWNER_VOICES, FleetConfig, synth_fleet
-from data_tools.text import normalize_phrase
+from data_tools.text import SENTENCE_SOURCES, normalize_phrase
 from orchestrator.central import CentralConfig, train_central
 from orchestrator.federated import train_federated
 from orchestrator.federated_config import FederatedConfig
@@ -52,7 +52,12 @@ SERVER_SEED = 2  # the server's synthesis: another seed than a fleet's default (
 PUBLIC_SPEECH = ("asterisk", "none")  # real recordings the server may add (data_tools.public_speech)
 # A server speaker's clips, scaled by ``server_clip_share`` from a phone's (FleetConfig's defaults).
 # Fleet settings left out of a server model's key at these values: what the server did before they existed.
-KEY_NEUTRAL = {"pronunciation_variants": 0.0, "confusables": 0, "other_take_repeats": 0}
+KEY_NEUTRAL = {
+    "pronunciation_variants": 0.0,
+    "confusables": 0,
+    "other_take_repeats": 0,
+    "sentences": "words",
+}
 CLIP_COUNTS = ("positives", "in_sentence", "partials", "soundalikes", "speech", "noise")
 
 
@@ -105,8 +110,16 @@ class PretrainConfig:
         'real word that sounds like its longest one ("hey community"; data_tools.confusables)',
     )
 
+    server_sentences: str = setting(
+        "words",
+        choices=SENTENCE_SOURCES,
+        doc="what the free half of the server's other speech says: words (strings from a 100k-word "
+        "list) or wordnet (WordNet's natural example sentences)",
+    )
+
     def __post_init__(self) -> None:
         check_range("server_voices", self.server_voices, low=2)
+        check_choice("server_sentences", self.server_sentences, SENTENCE_SOURCES)
         check_range("server_confusables", self.server_confusables, low=0)
         check_range("server_pronunciation_variants", self.server_pronunciation_variants, low=0, high=1)
         check_range("server_epochs", self.server_epochs, low=1)
@@ -124,7 +137,7 @@ class PretrainConfig:
             phrase=phrase, devices=devices, test_fraction=1 / devices, seed=SERVER_SEED,
             background_minutes=0, other_kokoro_texts=0, other_take_repeats=0,
             owner_voices=self.server_owner_voices,
-            pronunciation_variants=self.server_pronunciation_variants,
+            pronunciation_variants=self.server_pronunciation_variants, sentences=self.server_sentences,
             confusables=round(self.server_confusables * self.server_clip_share), **clips,
         )  # fmt: skip
 

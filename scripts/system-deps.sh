@@ -2,6 +2,8 @@
 # Install the Debian packages wakeword needs, only those that are missing (idempotent).
 #   espeak-ng, flite    offline speech synthesis for the simulated fleet and tests
 #   wamerican           an English word list (SCOWL) for the fleet's other speech
+#   wordnet-base        WordNet 3.0 (Princeton's license: any use): its ~48k example sentences are
+#                       natural English for other people to say (--sentences wordnet)
 #   asterisk-moh-opsound-wav  real music (5 tracks) for the fleet's background noise
 #   asterisk-core-sounds-{en,es,fr,it,ru}-wav  real recorded speech (voice prompts of 4 people)
 #                       that the server's pre-training adds to its negatives
@@ -11,7 +13,7 @@
 #                       a virtual microphone (null sink) for the microphone tests
 #   gcc, libc6-dev      to build the bind shim that keeps TFF's worker on loopback
 set -euo pipefail
-packages=(espeak-ng flite wamerican asterisk-moh-opsound-wav
+packages=(espeak-ng flite wamerican wordnet-base asterisk-moh-opsound-wav
   asterisk-core-sounds-en-wav asterisk-core-sounds-es-wav asterisk-core-sounds-fr-wav
   asterisk-core-sounds-it-wav asterisk-core-sounds-ru-wav sox libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins gcc libc6-dev)
 missing=()

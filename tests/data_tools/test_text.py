@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from data_tools import text
+from data_tools.fleet_config import FleetConfig
 from data_tools.text import free_sentence, mentions, normalize_phrase, partials, random_sentence, soundalikes
 from wakeword.errors import ParameterError
 
@@ -74,3 +76,21 @@ def test_missing_word_list_is_one_clear_error(rng, monkeypatch, tmp_path):
             free_sentence(rng)
     finally:
         text.lexicon.cache_clear()
+
+
+def test_wordnet_sentences_are_natural_and_avoid_the_phrase(rng):
+    from data_tools.text import example_sentence, random_sentence, wordnet_examples
+
+    examples = wordnet_examples()
+    assert len(examples) > 40_000 and "he was elected to a seat in the Senate" in examples
+    said = [example_sentence(rng, avoid="computer") for _ in range(300)]
+    assert not any(mentions(s, "computer") for s in said)
+    assert all(len(s.split()) >= 3 for s in said)
+
+    def some(seed):
+        generator = np.random.default_rng(seed)
+        return [random_sentence(generator, source="wordnet") for _ in range(20)]
+
+    assert some(5) == some(5) and len(set(some(5))) == 20 and set(some(5)) & set(examples)
+    with pytest.raises(ParameterError, match="`sentences`"):
+        FleetConfig(sentences="books")

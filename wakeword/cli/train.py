@@ -32,7 +32,7 @@ CENTRAL = ("epochs", "keep", "patience", "learning_rate", "weight_average")
 AUGMENT = ("warp", "eq_db")  # augmentations that are off by default
 PRETRAIN = (
     "server_voices", "server_clip_share", "server_epochs", "server_owner_voices", "server_public_speech",
-    "server_pronunciation_variants", "server_confusables",
+    "server_pronunciation_variants", "server_confusables", "server_sentences",
 )  # fmt: skip
 FEDERATED = (
     "rounds", "clients_per_round", "client_epochs", "client_learning_rate", "client_optimizer",
