@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from data_tools.others import KOKORO_OTHER_TEXTS
 from data_tools.phone_synth import NEURAL_PHRASE_TAKES
-from data_tools.text import SENTENCE_SOURCES, normalize_phrase
+from data_tools.text import DEFAULT_SENTENCES, SENTENCE_SOURCES, normalize_phrase
 from wakeword.errors import ParameterError
 from wakeword.options import check_choice, check_range, setting
 
@@ -69,12 +69,14 @@ class FleetConfig:
         doc="times a phone or background stream may hear the same Kokoro or Piper take of another "
         "person (one who has said all their sentences leaves, another comes; 0: no limit)",
     )
+    # the free half as natural sentences made the server's model worse on real people (real
+    # "computer" clips missed at 5 / 20 FA/h: 10.8 / 7.2% -> 16.4 / 10.3%, three seeds; BENCHMARKS
+    # section 1, session 29): what they lack is the word list's many words
     sentences: str = setting(
-        "words",
+        DEFAULT_SENTENCES,
         choices=SENTENCE_SOURCES,
-        doc="what the free half of other people's sentences says: words (strings of words from a "
-        "100k-word list) or wordnet (WordNet's natural example sentences); the other half are "
-        "everyday templates",
+        doc="what other people say, two kinds half and half: templates (everyday sentences), words "
+        "(strings of words from a 100k-word list), wordnet (WordNet's natural example sentences)",
     )
     # off: on the server's model they cost more real phrases than they saved (BENCHMARKS section 1)
     confusables: int = setting(

@@ -20,7 +20,7 @@ import hashlib
 import numpy as np
 
 from data_tools.profiles import kokoro_pool, voice_pool
-from data_tools.text import mentions, random_sentence
+from data_tools.text import DEFAULT_SENTENCES, mentions, random_sentence
 from data_tools.tts import Voice
 
 __all__ = ["fresh_other_text", "kokoro_takes", "other_text", "other_voice"]
@@ -41,10 +41,10 @@ def _pool_rng(name: str) -> np.random.Generator:
 
 
 @functools.cache
-def _pool(name: str, size: int, source: str = "words") -> tuple[str, ...]:
+def _pool(name: str, size: int, source: str = DEFAULT_SENTENCES) -> tuple[str, ...]:
     """A fixed pool of ``size`` sentences from ``source`` for the voice ``name`` (the same on every
     machine)."""
-    rng = _pool_rng(name if source == "words" else f"{name}:{source}")
+    rng = _pool_rng(name if source == DEFAULT_SENTENCES else f"{name}:{source}")
     return tuple(random_sentence(rng, source=source) for _ in range(size))
 
 
@@ -57,7 +57,7 @@ def _texts(voice: Voice, kokoro_texts: int, source: str) -> tuple[str, ...] | No
 
 
 def kokoro_takes(
-    split: str, *, kokoro_texts: int = KOKORO_OTHER_TEXTS, source: str = "words"
+    split: str, *, kokoro_texts: int = KOKORO_OTHER_TEXTS, source: str = DEFAULT_SENTENCES
 ) -> list[tuple[str, Voice]]:
     """Every (text, voice) of the Kokoro pools a phone of ``split`` may hear (to make them ahead,
     spread over processes; Piper's cheap takes are made when first needed)."""
@@ -86,7 +86,7 @@ def other_text(
     *,
     avoid: str = "",
     kokoro_texts: int = KOKORO_OTHER_TEXTS,
-    source: str = "words",
+    source: str = DEFAULT_SENTENCES,
 ) -> str:
     """A sentence for ``voice`` to say that does not mention ``avoid``: a neural voice's from its
     fixed pool (``kokoro_texts`` per Kokoro style), the others' made up (``source``: see
@@ -108,7 +108,7 @@ def fresh_other_text(
     repeats: int,
     avoid: str = "",
     kokoro_texts: int = KOKORO_OTHER_TEXTS,
-    source: str = "words",
+    source: str = DEFAULT_SENTENCES,
 ) -> str | None:
     """A sentence for ``voice`` to say whose take a listener has heard fewer than ``repeats`` times
     (``heard``: times per (voice, text), updated here); None when every sentence of the voice's

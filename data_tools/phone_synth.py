@@ -13,7 +13,7 @@ from data_tools import acoustics as ac
 from data_tools.neural_tts import parse_blend
 from data_tools.others import KOKORO_OTHER_TEXTS, fresh_other_text, other_text, other_voice
 from data_tools.profiles import PhoneProfile
-from data_tools.text import random_sentence
+from data_tools.text import DEFAULT_SENTENCES, random_sentence
 from data_tools.tts import NEURAL_ENGINES, Voice, synthesize
 from wakeword.audio import resample, trim_silence
 from wakeword.constants import SAMPLE_RATE
@@ -43,7 +43,7 @@ class PhoneSynth:
         kokoro_texts: int = KOKORO_OTHER_TEXTS,
         phrase_takes: int = NEURAL_PHRASE_TAKES,
         variants: np.random.Generator | None = None,
-        sentences: str = "words",
+        sentences: str = DEFAULT_SENTENCES,
     ) -> None:
         self.profile = profile
         self.sentences_from = sentences  # what other people's made-up sentences are (text.random_sentence)

@@ -119,7 +119,10 @@ WORD_LIST = Path("/usr/share/dict/words")
 # Or natural sentences: the example sentences of WordNet 3.0's glosses (Debian's wordnet-base,
 # Princeton's license: any use; installed by `make setup`), "he was elected to a seat in the Senate".
 WORDNET = Path("/usr/share/wordnet")
-SENTENCE_SOURCES = ("words", "wordnet")  # what the free half of other speech says (FleetConfig.sentences)
+# What other people say, two kinds half and half (FleetConfig.sentences): everyday templates, free
+# strings of dictionary words, WordNet's example sentences.
+SENTENCE_SOURCES = ("templates+words", "templates+wordnet", "wordnet+words")
+DEFAULT_SENTENCES = SENTENCE_SOURCES[0]
 FREE_SHARE = 0.5  # of random sentences that are free word strings rather than templates
 FREE_WORDS = (4, 12)  # words in a free sentence (inclusive range)
 FUNCTION_SHARE = 0.4  # of a free sentence's words that are common function words
@@ -285,13 +288,19 @@ def example_sentence(rng: np.random.Generator, *, avoid: str = "") -> str:
     raise ParameterError(f"cannot build sentences without {avoid!r}")
 
 
-def random_sentence(rng: np.random.Generator, *, avoid: str = "", source: str = "words") -> str:
-    """A sentence that does not mention ``avoid``: half everyday templates ("I bought some bread
-    yesterday"), half free: strings of words from a large word list (:func:`free_sentence`) for
-    ``source`` "words", WordNet's natural example sentences (:func:`example_sentence`) for "wordnet"."""
-    if rng.uniform() < FREE_SHARE:
-        free = example_sentence if source == "wordnet" else free_sentence
-        return free(rng, avoid=avoid)
+def random_sentence(rng: np.random.Generator, *, avoid: str = "", source: str = DEFAULT_SENTENCES) -> str:
+    """A sentence that does not mention ``avoid``, of either kind of ``source`` (half each):
+    "templates" (everyday sentences: "I bought some bread yesterday"), "words" (free strings of
+    words from a large word list: :func:`free_sentence`) or "wordnet" (WordNet's natural example
+    sentences: :func:`example_sentence`)."""
+    first, second = source.split("+")
+    kind = second if rng.uniform() < FREE_SHARE else first
+    if kind != "templates":
+        return (free_sentence if kind == "words" else example_sentence)(rng, avoid=avoid)
+    return _template_sentence(rng, avoid=avoid)
+
+
+def _template_sentence(rng: np.random.Generator, *, avoid: str) -> str:
     avoid = normalize_phrase(avoid) if avoid.strip() else ""
     for _ in range(100):
         parts = [

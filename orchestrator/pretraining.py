@@ -26,7 +26,7 @@ from pathlib import Path
 from data_tools.fleet import Fleet, write_fleet_description
 from data_tools.public_speech import add_public_speech
 from data_tools.synth import OWNER_VOICES, FleetConfig, synth_fleet
-from data_tools.text import SENTENCE_SOURCES, normalize_phrase
+from data_tools.text import DEFAULT_SENTENCES, SENTENCE_SOURCES, normalize_phrase
 from orchestrator.central import CentralConfig, train_central
 from orchestrator.federated import train_federated
 from orchestrator.federated_config import FederatedConfig
@@ -56,7 +56,7 @@ KEY_NEUTRAL = {
     "pronunciation_variants": 0.0,
     "confusables": 0,
     "other_take_repeats": 0,
-    "sentences": "words",
+    "sentences": DEFAULT_SENTENCES,
 }
 CLIP_COUNTS = ("positives", "in_sentence", "partials", "soundalikes", "speech", "noise")
 
@@ -111,10 +111,10 @@ class PretrainConfig:
     )
 
     server_sentences: str = setting(
-        "words",
+        DEFAULT_SENTENCES,
         choices=SENTENCE_SOURCES,
-        doc="what the free half of the server's other speech says: words (strings from a 100k-word "
-        "list) or wordnet (WordNet's natural example sentences)",
+        doc="what the server's other people say, two kinds half and half: templates, words (strings "
+        "from a 100k-word list), wordnet (WordNet's natural example sentences)",
     )
 
     def __post_init__(self) -> None:

@@ -89,7 +89,7 @@ def test_wordnet_sentences_are_natural_and_avoid_the_phrase(rng):
 
     def some(seed):
         generator = np.random.default_rng(seed)
-        return [random_sentence(generator, source="wordnet") for _ in range(20)]
+        return [random_sentence(generator, source="templates+wordnet") for _ in range(20)]
 
     assert some(5) == some(5) and len(set(some(5))) == 20 and set(some(5)) & set(examples)
     with pytest.raises(ParameterError, match="`sentences`"):
