@@ -125,13 +125,15 @@ def test_settings_are_checked():
     assert with_prompts != server_path("computer", PretrainConfig(server_public_speech="none"), **where)
     with pytest.raises(ParameterError, match="`server_pronunciation_variants`"):
         PretrainConfig(server_pronunciation_variants=2)
-    varied, plain = (
-        PretrainConfig(server_pronunciation_variants=share, server_confusables=0) for share in (0.25, 0.0)
-    )
+    old = {"server_confusables": 0, "server_sentences": "templates+words"}
+    varied, plain = (PretrainConfig(server_pronunciation_variants=share, **old) for share in (0.25, 0.0))
     assert varied.fleet_config("computer").pronunciation_variants == 0.25
     assert server_path("computer", varied, **where) != server_path("computer", plain, **where)
+    natural = PretrainConfig()  # WordNet's sentences among the other people's
+    assert natural.fleet_config("computer").sentences == "wordnet+words"
+    assert server_path("computer", natural, **where) != server_path("computer", varied, **where)
     # a setting at the value it had before it existed leaves the server models' keys as they were
-    # (the "hey computer" model shipped before pronunciation variants and confusables existed)
+    # (the "hey computer" model shipped before pronunciation variants, confusables and sentences)
     assert server_path("hey computer", plain, **where).parent.name == "hey-computer-6dcb23d500a4"
     with pytest.raises(ParameterError, match="`server_confusables`"):
         PretrainConfig(server_confusables=-1)
