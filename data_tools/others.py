@@ -94,10 +94,18 @@ def other_text(
     texts = _texts(voice, kokoro_texts, source)
     if texts is None:
         return random_sentence(rng, avoid=avoid, source=source)
-    allowed = [t for t in texts if not (avoid.strip() and mentions(t, avoid))] or [
-        random_sentence(rng, avoid=avoid, source=source)
-    ]
+    allowed = _sayable(texts, avoid) or [random_sentence(rng, avoid=avoid, source=source)]
     return allowed[int(rng.integers(len(allowed)))]
+
+
+def _sayable(texts, avoid: str, heard: dict | None = None, repeats: int = 0, voice=None) -> list[str]:
+    """``texts`` that do not mention ``avoid`` (and, with ``heard``, heard fewer than ``repeats`` times)."""
+    return [
+        t
+        for t in texts
+        if not (avoid.strip() and mentions(t, avoid))
+        and (heard is None or heard.get((voice, t), 0) < repeats)
+    ]
 
 
 def fresh_other_text(
@@ -116,9 +124,7 @@ def fresh_other_text(
     texts = _texts(voice, kokoro_texts, source)
     if texts is None:
         return random_sentence(rng, avoid=avoid, source=source)
-    allowed = [
-        t for t in texts if heard.get((voice, t), 0) < repeats and not (avoid.strip() and mentions(t, avoid))
-    ]
+    allowed = _sayable(texts, avoid, heard, repeats, voice)
     if not allowed:
         return None
     text = allowed[int(rng.integers(len(allowed)))]

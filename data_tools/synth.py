@@ -29,7 +29,7 @@ from data_tools.fleet_config import BEFORE_IT_EXISTED, OWNER_VOICES, FleetConfig
 from data_tools.others import kokoro_takes
 from data_tools.phone_synth import SENTENCE_SUFFIXES, PhoneSynth
 from data_tools.profiles import PhoneProfile, sample_profiles
-from data_tools.text import normalize_phrase, partials, soundalikes
+from data_tools.text import normalize_phrase, partials, soundalikes, wordnet_examples
 from data_tools.tts import NEURAL_ENGINES, SynthesisError, is_cached, phonemes, synthesize
 from device_client.store import PhoneStore
 from wakeword.constants import SAMPLE_RATE
@@ -265,6 +265,8 @@ def synth_fleet(
     profiles = sample_profiles(config.devices, test_phones=config.test_phones, rng=rng, neural=neural)
     if any(p.speaker.engine in NEURAL_ENGINES for p in profiles):
         voice_assets.require_installed()  # a missing voice file is named before any work starts
+    if "wordnet" in config.sentences:
+        wordnet_examples()  # a missing WordNet is named before any work starts
     _check_same_settings(root, config)
     n_streams = (
         int(np.ceil(config.background_minutes / config.stream_minutes)) if config.background_minutes else 0

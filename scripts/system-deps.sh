@@ -3,7 +3,7 @@
 #   espeak-ng, flite    offline speech synthesis for the simulated fleet and tests
 #   wamerican           an English word list (SCOWL) for the fleet's other speech
 #   wordnet-base        WordNet 3.0 (Princeton's license: any use): its ~48k example sentences are
-#                       natural English for other people to say (--sentences wordnet)
+#                       natural English for the server's other people to say (--server-sentences)
 #   asterisk-moh-opsound-wav  real music (5 tracks) for the fleet's background noise
 #   asterisk-core-sounds-{en,es,fr,it,ru}-wav  real recorded speech (voice prompts of 4 people)
 #                       that the server's pre-training adds to its negatives

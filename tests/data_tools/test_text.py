@@ -94,3 +94,14 @@ def test_wordnet_sentences_are_natural_and_avoid_the_phrase(rng):
     assert some(5) == some(5) and len(set(some(5))) == 20 and set(some(5)) & set(examples)
     with pytest.raises(ParameterError, match="`sentences`"):
         FleetConfig(sentences="books")
+
+
+def test_missing_wordnet_is_one_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(text, "WORDNET", tmp_path / "wordnet")
+    text.wordnet_examples.cache_clear()
+    try:
+        with pytest.raises(ParameterError, match="wordnet-base") as caught:
+            text.example_sentence(np.random.default_rng(0))
+        assert "\n" not in str(caught.value) and "make setup" in str(caught.value)
+    finally:
+        text.wordnet_examples.cache_clear()
