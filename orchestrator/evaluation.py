@@ -34,7 +34,10 @@ from wakeword.metrics import (
 )
 from wakeword.scoring import window_end_seconds
 
-__all__ = ["EvalConfig", "EvalReport", "ScoredSet", "evaluate_fleet", "score_stores"]
+__all__ = ["EvalConfig", "EvalReport", "ScoredSet", "evaluate_fleet", "highest_negatives", "score_stores"]
+
+TOP_NEGATIVES = 5  # validation negatives a report names (those that set the threshold)
+SOURCE_TEXT = 60  # characters of a negative clip's text in its name
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,9 @@ class EvalReport:
     model: str | None = None  # what was evaluated (run folder or .tflite)
     fleet: str | None = None  # the fleet evaluated on
     eval_seconds: float | None = None
+    # the validation negatives that score highest, which set a chosen threshold:
+    # [{"source": "phone-0074/speech-0012 (speech: ...)", "peak": 0.997}], highest first
+    threshold_set_by: list = field(default_factory=list)
     extra: dict = field(default_factory=dict)  # any other key (written by another version)
 
     def to_dict(self) -> dict:
@@ -122,9 +128,9 @@ def score_stores(
             elif clip.kind in HARD_KINDS:
                 # dense adversarial clips: reported as an accept rate, not counted in FA/h (the
                 # background streams still mix some in, as everyday speech does)
-                phone.hard[clip.kind].append(NegativeScores(scores, clip.duration))
+                phone.hard[clip.kind].append(NegativeScores(scores, clip.duration, _source(store, clip)))
             else:
-                phone.negatives.append(NegativeScores(scores, clip.duration))
+                phone.negatives.append(NegativeScores(scores, clip.duration, _source(store, clip)))
         (out.by_phone if i < len(stores) else out.by_stream)[store.phone_id] = phone
         out.positives += phone.positives
         out.negatives += phone.negatives
@@ -133,6 +139,20 @@ def score_stores(
         if progress is not None:
             progress(label, i + 1, total)
     return out
+
+
+def _source(store: PhoneStore, clip) -> str:
+    """A negative clip named for reports: phone, clip, kind and the start of what is said."""
+    said = f": {clip.text[:SOURCE_TEXT]}" if clip.text else ""
+    return f"{store.phone_id}/{clip.clip_id} ({clip.kind}{said})"
+
+
+def highest_negatives(scored: ScoredSet, count: int = TOP_NEGATIVES) -> list[dict]:
+    """The ``count`` negatives of ``scored`` with the highest smoothed score, highest first."""
+    peaks = sorted(
+        ((float(n.scores.max()), n.source) for n in scored.negatives if n.scores.size), reverse=True
+    )
+    return [{"source": source, "peak": round(peak, 4)} for peak, source in peaks[:count]]
 
 
 def pooled(sets: list[ScoredSet]) -> ScoredSet:
@@ -247,6 +267,7 @@ def evaluate_fleet(
         threshold=threshold,
         threshold_chosen_on=chosen_on,
         validation=summarize(val, threshold, config) if val is not None else None,
+        threshold_set_by=highest_negatives(val) if val is not None else [],
         test=summarize(test, threshold, config),
         test_oracle={"threshold": oracle, **summarize(test, oracle, config)},
         test_oracle_by_budget=oracle_by_budget(test_frr, test_fa, config.oracle_budgets),

@@ -47,6 +47,7 @@ class NegativeScores:
 
     scores: np.ndarray  # smoothed, shape (n,)
     seconds: float  # duration of the audio
+    source: str = ""  # what it is, for reports ("phone-0074/speech-0012 (speech: can cooped ...)")
 
 
 def false_reject_rate(positives: list[PositiveScores], thresholds: np.ndarray = THRESHOLDS) -> np.ndarray:

@@ -95,6 +95,9 @@ def _model_threshold(model: Path) -> float:
     return threshold
 
 
+SET_BY_LINES = 3  # validation negatives the summary names
+
+
 def format_summary(report) -> str:
     """The summary table printed by `wakeword eval`."""
     test, val, oracle = report.test, report.validation, report.test_oracle
@@ -105,8 +108,11 @@ def format_summary(report) -> str:
         else f"threshold {report.threshold:.4f} chosen on validation for <= {target:g} FA/h "
         f"(validation: FRR {val['frr']:.1%}, {val['fa_per_hour']:.2f} FA/h)"
     )
-    lines = [
-        chosen,
+    lines = [chosen]
+    if report.threshold_set_by:  # what the threshold had to clear
+        top = report.threshold_set_by[:SET_BY_LINES]
+        lines += ["highest validation negatives:"] + [f"  {n['peak']:.4f}  {n['source']}" for n in top]
+    lines += [
         f"{'':<28}{'FRR':>8}{'FA/h':>8}{'positives':>11}{'neg. hours':>12}",
         f"{split + ' (at that threshold)':<28}{test['frr']:>8.1%}{test['fa_per_hour']:>8.2f}"
         f"{test['positives']:>11}{test['negative_hours']:>12.2f}",
