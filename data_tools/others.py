@@ -98,7 +98,7 @@ def other_text(
     return allowed[int(rng.integers(len(allowed)))]
 
 
-def _sayable(texts, avoid: str, heard: dict | None = None, repeats: int = 0, voice=None) -> list[str]:
+def _sayable(texts, avoid: str, *, heard: dict | None = None, repeats: int = 0, voice=None) -> list[str]:
     """``texts`` that do not mention ``avoid`` (and, with ``heard``, heard fewer than ``repeats`` times)."""
     return [
         t
@@ -124,7 +124,7 @@ def fresh_other_text(
     texts = _texts(voice, kokoro_texts, source)
     if texts is None:
         return random_sentence(rng, avoid=avoid, source=source)
-    allowed = _sayable(texts, avoid, heard, repeats, voice)
+    allowed = _sayable(texts, avoid, heard=heard, repeats=repeats, voice=voice)
     if not allowed:
         return None
     text = allowed[int(rng.integers(len(allowed)))]

@@ -144,7 +144,9 @@ def score_stores(
 def _source(store: PhoneStore, clip) -> str:
     """A negative clip named for reports: phone, clip, kind and the start of what is said."""
     said = f": {clip.text[:SOURCE_TEXT]}" if clip.text else ""
-    return f"{store.phone_id}/{clip.clip_id} ({clip.kind}{said})"
+    whole = clip.clip_id == store.phone_id  # a background stream is one clip named as its store
+    name = store.phone_id if whole else f"{store.phone_id}/{clip.clip_id}"
+    return f"{name} ({clip.kind}{said})"
 
 
 def highest_negatives(scored: ScoredSet, count: int = TOP_NEGATIVES) -> list[dict]:
