@@ -30,6 +30,7 @@ from data_tools.text import DEFAULT_SENTENCES, SENTENCE_SOURCES, normalize_phras
 from orchestrator.central import CentralConfig, train_central
 from orchestrator.federated import train_federated
 from orchestrator.federated_config import FederatedConfig
+from orchestrator.isolated import call_isolated
 from orchestrator.run import RUN_FILE, RunDescription, read_description, write_description
 from wakeword.options import check_choice, check_range, setting
 
@@ -218,7 +219,9 @@ def server_model(
     """The run folder of the server's pre-trained model for ``phrase`` (made once, then reused).
 
     An interrupted call resumes: finished speakers are kept; the central training restarts.
-    The server's fleet is deleted once its model is saved (the model is what is reused).
+    The server's fleet is deleted once its model is saved (the model is what is reused). It is made
+    in a child process (:func:`~orchestrator.isolated.call_isolated`), whose memory is given back
+    before the caller goes on to the federated phase.
     """
     existing = existing_server_model(phrase, config, model=model, width=width, cache=cache)
     if existing is not None:
@@ -226,15 +229,32 @@ def server_model(
         log(f"server pre-training: reusing {existing}" + (" (shipped with wakeword)" if shipped else ""))
         return existing
     run = server_path(phrase, config, model=model, width=width, cache=cache)
+    log(f"server pre-training: {config.server_voices} voices the server synthesizes itself -> {run.parent}")
+    # in a child process: what synthesis and central training held goes back before phase 2
+    where = {"model": model, "width": width, "jobs": jobs}
+    return call_isolated(make_server_model, phrase, config, run, **where, progress=progress, log=log)
+
+
+def make_server_model(
+    phrase: str,
+    config: PretrainConfig,
+    run: Path,
+    *,
+    model: str,
+    width: float,
+    jobs: int | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Path:
+    """Synthesize the server's fleet for ``phrase`` next to ``run``, train on it, save to ``run``."""
     root = run.parent
-    log(f"server pre-training: {config.server_voices} voices the server synthesizes itself -> {root}")
     # synthesis names each phone it finishes: one bar for all of them
     voices = None if progress is None else lambda _phone, done, total: progress("server voices", done, total)
     fleet = synth_fleet(config.fleet_config(phrase), root / "fleet", jobs=jobs, progress=voices)
     if config.server_public_speech == "asterisk":
         fleet = with_public_speech(fleet, share=config.server_clip_share, progress=_server_side(progress))
     central = config.central_config(model=model, width=width)
-    train_central(fleet, run, central, progress=_server_side(progress), log=log)
+    train_central(fleet, run, central, progress=_server_side(progress), log=log or print)
     shutil.rmtree(root / "fleet", ignore_errors=True)
     return run
 
