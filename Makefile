@@ -5,6 +5,7 @@ SHELL := /bin/bash
 VENV      := .venv
 BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.wakeword-installed
+VENV_GB   := 6# free disk a new .venv needs: 3.3 GB installed, pip's downloads and unpacking besides
 PHRASE    ?= hey computer
 DEVICES   ?= 24
 BENCH_FLEET ?= runs/fleet-200
@@ -38,6 +39,7 @@ system-deps:
 $(STAMP): requirements.lock setup.cfg pyproject.toml
 	@set -eo pipefail; quiet() { "$$@" 2>&1 | { grep -v "^WARNING: Location '.*' is ignored" || true; }; }; \
 	if [ ! -x $(BIN)/python ]; then \
+	  scripts/check-disk.sh $(VENV_GB) "the Python environment ($(VENV))"; \
 	  py=$$(scripts/find-python.sh); echo "wakeword setup: creating $(VENV) with $$py"; \
 	  "$$py" -m venv $(VENV); \
 	fi; \

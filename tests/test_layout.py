@@ -86,3 +86,16 @@ def test_portaudio_is_found():
     import sounddevice
 
     assert "PortAudio" in sounddevice.get_portaudio_version()[1]
+
+
+def test_setup_stops_with_one_line_when_the_disk_is_too_full():
+    script = REPO / "scripts" / "check-disk.sh"
+    fine = subprocess.run([script, "0", "nothing"], capture_output=True, text=True)
+    assert fine.returncode == 0 and fine.stderr == ""
+    full = subprocess.run([script, "1000000", "the venv"], capture_output=True, text=True)
+    assert full.returncode == 1 and full.stdout == ""
+    assert re.fullmatch(
+        r"wakeword setup: only \d+ GB free on /\S*; the venv needs about 1000000 GB: free some "
+        r"space \(e\.g\. old runs/ folders\) and run make again\.\n",
+        full.stderr,
+    )
