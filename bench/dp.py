@@ -2,6 +2,7 @@
 
     python -m bench.dp --fleet F [--epsilons 8,4,2] [--rounds 100] [--clients-per-round 100]
                        [--train-layers tail] [--dp-clipping adaptive] [--delta 1e-5]
+                       [--server-owner-voices classic]
 
 Each run is ``wakeword train`` with its defaults (the server pre-trains on voices it synthesizes
 itself, cached and shared by every run here; then federated fine-tuning) and the DP options:
@@ -11,8 +12,12 @@ fleet's training phones, the phones per round and the rounds), the same recipe w
 run: epsilon, the noise used, FRR at the validation threshold and the test DET's FRR at <= 0.5,
 1, 2 and 5 FA/h (issue 24's goal: epsilon <= 8 at delta 1e-5 within 2 points of no DP at 2 FA/h),
 and a last row for the server's pre-trained model alone on the same phones (what fine-tuning adds).
+By default the server pre-trains on the classic engines only (``--server-owner-voices classic``),
+so that the phones' neural voices are something fine-tuning can teach it and DP can cost: with
+a server that makes every voice the phones have, fine-tuning gained nothing on held-out voices and
+DP "cost" nothing (sessions 21-22, docs/BENCHMARKS.md).
 Runs resume (``--resume``) and a finished one of the same fleet is reused (another fleet's is an
-error). Results: runs/bench/dp.json; the plan for fleets this machine cannot hold:
+error). Results: runs/bench/dp-server-VOICES.json; the plan for fleets this machine cannot hold:
 ``python -m bench.dp_plan``.
 """
 
@@ -45,13 +50,13 @@ def train_and_evaluate(fleet: Path, run: Path, options: list[str]) -> dict:
     return json.loads(report.read_text())
 
 
-def server_alone(fleet: Path, run: Path) -> tuple[Path, dict]:
+def server_alone(fleet: Path, run: Path, out: Path) -> tuple[Path, dict]:
     """The server's pre-trained model that ``run`` fine-tuned, evaluated on the same held-out
     phones (what fine-tuning, with or without DP, adds to it)."""
     from orchestrator.reports import REPORT_FILE
 
     server = Path(json.loads((run / "run.json").read_text())["settings"]["init_from"])
-    report = OUT / "server" / "eval" / REPORT_FILE
+    report = out / "server" / "eval" / REPORT_FILE
     if not report.exists():
         wakeword("eval", "--model", server, "--fleet", fleet, "--out", report.parent)
     return server, json.loads(report.read_text())
@@ -100,22 +105,31 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--dp-clipping", default="adaptive", choices=("fixed", "adaptive"))
     parser.add_argument("--delta", type=float, default=1e-5, help="the DP runs' delta")
+    parser.add_argument(
+        "--server-owner-voices",
+        default="classic",
+        choices=("all", "classic"),
+        help="the server's own speakers (classic: espeak-ng and flite, so the phones' neural voices are "
+        "new to it; default %(default)s)",
+    )
     args = parser.parse_args(argv)
+    out = OUT / f"server-{args.server_owner_voices}"
     schedule = ["--rounds", args.rounds, "--clients-per-round", args.clients_per_round]
+    schedule += ["--server-owner-voices", args.server_owner_voices]
     common = [*schedule, "--train-layers", args.train_layers]
-    runs = {"no DP": (OUT / f"mean-{args.train_layers}", [*common, "--aggregator", "mean"])}
+    runs = {"no DP": (out / f"mean-{args.train_layers}", [*common, "--aggregator", "mean"])}
     for eps in args.epsilons:  # in the order given: a bench stopped early has the first ones
         dp = ["--aggregator", "dp", "--dp-target-epsilon", eps, "--dp-delta", args.delta]
         runs[f"epsilon {eps}"] = (
-            OUT / f"dp-{eps}-{args.train_layers}",
+            out / f"dp-{eps}-{args.train_layers}",
             [*common, *dp, "--dp-clipping", args.dp_clipping],
         )
     if args.train_layers != "all":  # the default recipe as it is, every weight trained
-        runs["no DP, all layers"] = (OUT / "mean-all", [*schedule, "--aggregator", "mean"])
+        runs["no DP, all layers"] = (out / "mean-all", [*schedule, "--aggregator", "mean"])
     rows = [
         row(name, run, train_and_evaluate(args.fleet, run, options)) for name, (run, options) in runs.items()
     ]
-    server, report = server_alone(args.fleet, runs["no DP"][0])
+    server, report = server_alone(args.fleet, runs["no DP"][0], out)
     rows.append(row("server model alone", server, report))
     print(
         f"{'run':<20}{'epsilon':>9}{'noise':>8}{'FRR':>8}{'FA/h':>7}"
@@ -126,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         at = "".join(f"{_or_nan(r[f'frr_at_{b:g}_fa_h']):>11.1%}" for b in BUDGETS)
         noise = r["noise_multiplier"] or 0
         print(f"{r['run']:<20}{eps:>9}{noise:>8.3g}{r['frr']:>8.1%}{r['fa_per_hour']:>7.2f}{at}")
-    print(f"results: {record('dp', {'fleet': str(args.fleet), 'rows': rows})}")
+    result = {"fleet": str(args.fleet), "server_owner_voices": args.server_owner_voices, "rows": rows}
+    print(f"results: {record(f'dp-server-{args.server_owner_voices}', result)}")
     return 0
 
 
