@@ -2,7 +2,8 @@
 and false accepts per hour before and after.
 
     python -m bench.personalize --run RUN --fleet FLEET [--report EVAL/report.json]
-                                [--takes 7] [--splits 5] [--weakest 2]
+                                [--takes 7] [--splits 5] [--weakest 2] [--steps 200]
+                                [--windows-per-take 3]
 
 1. ``RUN`` exported as the trainable file (float; threshold from ``--report`` or the run's own
    evaluation). "Before" is that file; "after" is what ``personalize`` makes of it.
@@ -137,7 +138,8 @@ def one_owner(base: Path, owner: Owner, args, folder: Path) -> dict:
         held = [owner.phrase[i] for i in order[n_train:]]
         held_other = [owner.other[i] for i in other[n_other:]]
         out = folder / f"personalized-{split}.tflite"
-        report = personalize(base, store.root, out, config=PersonalizeConfig(held_out=0.0))
+        config = PersonalizeConfig(held_out=0.0, steps=args.steps, windows_per_take=args.windows_per_take)
+        report = personalize(base, store.root, out, config=config)
         rows.append({"split": split, "before": frr(base, held), "after": frr(out, held),
                      "other_before": 1 - frr(base, held_other), "other_after": 1 - frr(out, held_other),
                      "threshold": report["threshold"], "held_out": len(held)})  # fmt: skip
@@ -161,6 +163,7 @@ def one_owner(base: Path, owner: Owner, args, folder: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from data_tools import real_sets
     from data_tools.fleet import Fleet
+    from device_client.personalize import PersonalizeConfig
     from orchestrator.export import ExportConfig, export_run
 
     raw = argparse.RawDescriptionHelpFormatter
@@ -177,6 +180,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--output-only", action="store_true", help="the output unit alone trains (not the block before it)"
+    )
+    default = PersonalizeConfig()
+    parser.add_argument("--steps", type=int, default=default.steps, help="`personalize`'s training steps")
+    parser.add_argument(
+        "--windows-per-take",
+        type=int,
+        default=default.windows_per_take,
+        help="a take's examples: its windows the shipped model scores highest",
     )
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -209,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         after = row["fa_per_hour_after"]
         print(f"  {row['owner']}: FA/h {fa['base']:.2f} -> {after:.2f} ({hours:.2f} h); goal {goal}")
     trained = "output unit" if args.output_only else "output unit and the block before it"
-    path = record("personalize", {"owners": results, "negative_hours": hours, "trained": trained})
+    settings = {"steps": args.steps, "windows_per_take": args.windows_per_take}
+    path = record("personalize", {"owners": results, "negative_hours": hours, "trained": trained, **settings})
     print(f"results: {path}")
     return 0
 
