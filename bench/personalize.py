@@ -3,7 +3,7 @@ and false accepts per hour before and after.
 
     python -m bench.personalize --run RUN --fleet FLEET [--report EVAL/report.json]
                                 [--takes 7] [--splits 5] [--weakest 2] [--steps 200]
-                                [--windows-per-take 3]
+                                [--windows-per-take 3] [--margin 0.5]
 
 1. ``RUN`` exported as the trainable file (float; threshold from ``--report`` or the run's own
    evaluation). "Before" is that file; "after" is what ``personalize`` makes of it.
@@ -138,7 +138,8 @@ def one_owner(base: Path, owner: Owner, args, folder: Path) -> dict:
         held = [owner.phrase[i] for i in order[n_train:]]
         held_other = [owner.other[i] for i in other[n_other:]]
         out = folder / f"personalized-{split}.tflite"
-        config = PersonalizeConfig(held_out=0.0, steps=args.steps, windows_per_take=args.windows_per_take)
+        options = {"steps": args.steps, "windows_per_take": args.windows_per_take, "margin": args.margin}
+        config = PersonalizeConfig(held_out=0.0, **options)
         report = personalize(base, store.root, out, config=config)
         rows.append({"split": split, "before": frr(base, held), "after": frr(out, held),
                      "other_before": 1 - frr(base, held_other), "other_after": 1 - frr(out, held_other),
@@ -189,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         default=default.windows_per_take,
         help="a take's examples: its windows the shipped model scores highest",
     )
+    parser.add_argument(
+        "--margin", type=float, default=default.margin, help="threshold's logit above the highest negative's"
+    )
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     base = OUT / "base-trainable.tflite"
@@ -220,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         after = row["fa_per_hour_after"]
         print(f"  {row['owner']}: FA/h {fa['base']:.2f} -> {after:.2f} ({hours:.2f} h); goal {goal}")
     trained = "output unit" if args.output_only else "output unit and the block before it"
-    settings = {"steps": args.steps, "windows_per_take": args.windows_per_take}
+    settings = {"steps": args.steps, "windows_per_take": args.windows_per_take, "margin": args.margin}
     path = record("personalize", {"owners": results, "negative_hours": hours, "trained": trained, **settings})
     print(f"results: {path}")
     return 0
