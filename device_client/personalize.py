@@ -52,7 +52,9 @@ __all__ = ["PersonalizeConfig", "TrainableFile", "personalize"]
 class PersonalizeConfig:
     """Options of one personalization."""
 
-    steps: int = 200  # calls of the file's `train` signature (a batch each)
+    # calls of the file's `train` signature (a batch each): 400 found more of two weak owners' takes
+    # than 200 at the same false accepts (docs/BENCHMARKS.md section 8, session 31), in seconds
+    steps: int = 400
     held_out: float = 0.3  # share of the owner's takes kept aside to report the change on
     min_takes: int = 3  # fewer positive takes than this: refused
     windows_per_take: int = 3  # a take's examples: its windows the shipped model scores highest

@@ -21,12 +21,19 @@ HELP = "fine-tune a trainable model to its owner's takes, on the device (TFLite 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from device_client.personalize import PersonalizeConfig
+
+    default = PersonalizeConfig()
     parser.add_argument("--model", type=Path, required=True, help="a file from `wakeword export --trainable`")
     parser.add_argument("--store", type=Path, required=True, help="the phone's store with the owner's takes")
     parser.add_argument("--out", type=Path, required=True, help="the personalized .tflite file to write")
-    parser.add_argument("--steps", type=int, default=200, help="training steps (a batch each; default 200)")
+    steps = f"training steps (a batch each; default {default.steps})"
+    parser.add_argument("--steps", type=int, default=default.steps, help=steps)
     parser.add_argument(
-        "--held-out", type=float, default=0.3, help="share of the takes kept aside to report on (default 0.3)"
+        "--held-out",
+        type=float,
+        default=default.held_out,
+        help=f"share of the takes kept aside to report on (default {default.held_out})",
     )
 
 
