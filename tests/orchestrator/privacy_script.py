@@ -26,7 +26,9 @@ def main() -> None:
                 raise PermissionError(f"server side opened a phone's data: {path}")
 
     sys.addaudithook(audit)
-    # the server's synthesis runs in worker processes it spawns (they never see the phones' paths)
+    # phase 1 runs in a child process (orchestrator.isolated) given only the phrase, the settings
+    # and the server's cache folder, and its synthesis in processes that child spawns: none of them
+    # is told where the phones are
     server = PretrainConfig(server_voices=2, server_clip_share=0.1, server_epochs=1)
     cache = Path(sys.argv[2]).parent / "server-cache"
     description = train_pretrained(fleet, sys.argv[2], config, server, cache=cache, prepare=False)
