@@ -9,6 +9,7 @@ parametrised tests both read :data:`MODELS`.
 
 from __future__ import annotations
 
+import wakeword  # noqa: F401  (first: it sets TensorFlow's environment before TensorFlow loads)
 from models import ds_cnn, tc_resnet, tiny_cnn
 from models.registry import DEFAULT_MODEL, MODELS, build_model, with_frontend
 

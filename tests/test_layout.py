@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import re
 import subprocess
 import sys
@@ -99,3 +100,23 @@ def test_setup_stops_with_one_line_when_the_disk_is_too_full():
         r"space \(e\.g\. old runs/ folders\) and run make again\.\n",
         full.stderr,
     )
+
+
+def test_every_package_turns_tensorflows_onednn_cache_off_before_tensorflow_loads():
+    """oneDNN keeps a primitive per input shape (memory grew ~0.3 MB a clip of a new length);
+    each package imports wakeword first, which turns it off unless the user set it."""
+    check = (
+        "import os, {module}; from tensorflow.python.util import _pywrap_util_port as port; "
+        "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], port.IsMklEnabled())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    for module in ("orchestrator.federated", "models", "device_client.pipeline", "data_tools.synth"):
+        out = subprocess.run(
+            [sys.executable, "-c", check.format(module=module)], capture_output=True, text=True, env=env
+        )
+        assert out.stdout.split() == ["0", "False"], (module, out.stderr[-500:])
+    chosen = subprocess.run(
+        [sys.executable, "-c", check.format(module="wakeword")],
+        capture_output=True, text=True, env={**env, "TF_ENABLE_ONEDNN_OPTS": "1"},
+    )  # fmt: skip
+    assert chosen.stdout.split()[0] == "1"  # the user's choice stands
