@@ -7,9 +7,10 @@ and false accepts per hour before and after.
 
 1. ``RUN`` exported as the trainable file (float; threshold from ``--report`` or the run's own
    evaluation). "Before" is that file; "after" is what ``personalize`` makes of it.
-2. Owners: the real Precise "hey computer" speaker (10 takes; skipped where ``../shared/speech`` is
-   absent) and the ``--weakest`` held-out phones of ``FLEET`` the model serves worst (most of their
-   phrase takes missed at the shipped threshold).
+2. Owners: the real Precise speakers of the fleet's phrase ("hey computer": one, 10 takes;
+   "computer": two, 10 and 47 takes; skipped where ``../shared/speech`` is absent) and the
+   ``--weakest`` held-out phones of ``FLEET`` the model serves worst (most of their phrase takes
+   missed at the shipped threshold).
 3. For each owner, ``--splits`` random splits: ``--takes`` takes go into a fresh phone store (the
    owner's recordings), ``personalize`` trains on them, and the owner's other takes are streamed
    through the detector at each file's own threshold: FRR before and after.
@@ -44,18 +45,20 @@ class Owner:
 
 
 def owners(fleet, base: Path, weakest: int) -> list[Owner]:
-    """The real Precise speaker (where present) and the ``weakest`` held-out phones of ``fleet``
-    (most phrase takes missed by ``base`` at its threshold); other words: the speaker's
-    ``negative_speech`` clips, or the phone owner's speech, partial and sound-alike takes."""
+    """The real Precise speakers of the phrase (where present) and the ``weakest`` held-out
+    phones of ``fleet`` (most phrase takes missed by ``base`` at its threshold); other words: the
+    speaker's ``negative_speech`` clips, or the phone owner's speech, partial and sound-alike
+    takes."""
     from data_tools import real_sets
     from wakeword.file_eval import score_files
     from wakeword.stream import TFLiteModel
 
     found = []
-    paths = real_sets.precise_clips("hey computer") if fleet.phrase == "hey computer" else []
-    if paths:
-        other = [a for _, a in real_sets.load_clips(real_sets.precise_other_speech("hey computer"))]
-        found.append(Owner("precise (real speaker)", [a for _, a in real_sets.load_clips(paths)], other))
+    for speaker in real_sets.precise_speakers(fleet.phrase):
+        paths = real_sets.precise_clips(fleet.phrase, speaker=speaker)
+        other = real_sets.precise_other_speech(fleet.phrase, speaker=speaker)
+        takes, other = ([a for _, a in real_sets.load_clips(x)] for x in (paths, other))
+        found.append(Owner(f"precise {speaker} (real speaker)", takes, other))
     model = TFLiteModel(base)
     missed = {}
     for phone in fleet.phone_ids("test"):

@@ -82,7 +82,11 @@ def _sets(keyword: str, fleet: Path | None, rng: np.random.Generator) -> dict[st
     negatives = list(real_sets.load_clips(real_sets.librispeech_files()))
     if fleet is not None:
         negatives += [(s.root.name, s.read(s.clips()[0])) for s in Fleet(fleet).streams("test")]
-    return {"positives": positives, "noisy": noisy, "others": others, "negatives": negatives}
+    # Precise's real owners of a Picovoice keyword ("computer": two people), a second real set
+    precise = list(real_sets.load_clips(real_sets.precise_clips(keyword))) if keyword in (
+        real_sets.PICOVOICE_KEYWORDS) else []  # fmt: skip
+    sets = {"positives": positives, "noisy": noisy, "others": others, "negatives": negatives}
+    return {**sets, "precise": precise}
 
 
 def evaluate_model(model_path: Path, sets: dict[str, list]) -> dict:
@@ -95,6 +99,8 @@ def evaluate_model(model_path: Path, sets: dict[str, list]) -> dict:
     config = model.detector_config()
     scored = {}
     for name, audios in sets.items():
+        if not audios and name == "precise":
+            continue
         with ProgressBars() as bars:
             progress = lambda _what, done, total, n=name: bars.update(f"wakeword on {n}", done, total)  # noqa: E731
             scored[name] = score_files(model, config, audios, progress=progress)
@@ -107,11 +113,20 @@ def evaluate_model(model_path: Path, sets: dict[str, list]) -> dict:
         "false_accepts": scored["negatives"].false_accepts(),
         "negative_hours": hours,
         "other_keywords_firing": scored["others"].found_rate(),
+        **_precise_rows(scored.get("precise")),
         "positives": len(scored["positives"].files),
         "missed": [f.name for f in scored["positives"].files if f.detections == 0],
         "false_accept_files": {f.name: f.detections for f in scored["negatives"].files if f.detections},
         "det_curve": det_rows(scored["positives"], scored["negatives"], config),
     }
+
+
+def _precise_rows(scored) -> dict:
+    """FRR on Precise's real owners of the keyword, and the clips missed (None where absent)."""
+    if scored is None:
+        return {"frr_precise": None, "precise_missed": []}
+    missed = [f.name for f in scored.files if f.detections == 0]
+    return {"frr_precise": len(missed) / len(scored.files), "precise_missed": missed}
 
 
 def _sphinx_detections(keyphrase: str, threshold: float, audios: list) -> list[int]:
@@ -222,7 +237,9 @@ def _summary(r: dict) -> str:
     return (
         f"{r['keyword']!r}: {o['positives']} real clips, FRR {o['frr']:.1%} (10 dB SNR: {noisy}) at "
         f"threshold {o['threshold']:.3f}, {o['fa_per_hour']:.2f} FA/h over {o['negative_hours']:.2f} h, "
-        f"other keywords firing {o['other_keywords_firing']:.1%}; PocketSphinx at the same FA/h: "
+        f"other keywords firing {o['other_keywords_firing']:.1%}"
+        + ("" if o.get("frr_precise") is None else f"; Precise's speakers: FRR {o['frr_precise']:.1%}")
+        + "; PocketSphinx at the same FA/h: "
         + ("-" if ps is None else f"{ps:.1%}")
     )
 

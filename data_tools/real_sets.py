@@ -6,8 +6,8 @@ where a set is absent, so callers can skip cleanly.
 - Picovoice wake-word benchmark (Apache-2.0): crowd-sourced "computer", "jarvis", "smart mirror",
   "snowboy", "view glass", one word per clip, more than 50 speakers.
 - LibriSpeech via Resemblyzer (CC BY 4.0): 1.09 h of read speech by 261 speakers (negatives).
-- Mycroft Precise community data (public domain): "hey computer" by one speaker, and 40 clips of
-  the same speaker saying other words.
+- Mycroft Precise community data (public domain): "hey computer" (10 clips) and "computer" (10)
+  by one speaker, who also says 40 other words; "computer" by another (47 clips).
 - Speech Commands v0.02 test subset (CC BY 4.0): its ``_silence_`` clips are real background
   noise, used to mix keyword clips at a given SNR.
 """
@@ -31,6 +31,7 @@ __all__ = [
     "noise_clips",
     "precise_clips",
     "precise_other_speech",
+    "precise_speakers",
 ]
 
 PICOVOICE = "picovoice_wake_word_benchmark"
@@ -64,25 +65,40 @@ def librispeech_files(*, root: Path | None = None) -> list[Path]:
         return sorted(folder / row["path"] for row in csv.DictReader(handle))
 
 
-def precise_clips(text: str = "hey computer", *, root: Path | None = None) -> list[Path]:
-    """The Precise set's positive clips of ``text``, sorted."""
+def _precise_rows(root: Path | None) -> tuple[Path | None, list[dict]]:
     folder = _root(PRECISE, root)
     if folder is None:
-        return []
+        return None, []
     with open(folder / "metadata.csv", newline="") as handle:
-        rows = [r for r in csv.DictReader(handle) if r["kind"] == "positive" and r["text"] == text]
-    return sorted(folder / r["path"] for r in rows)
+        return folder, list(csv.DictReader(handle))
 
 
-def precise_other_speech(text: str = "hey computer", *, root: Path | None = None) -> list[Path]:
+def precise_speakers(text: str = "hey computer", *, root: Path | None = None) -> list[str]:
+    """The people (Precise contributors) who recorded positive clips of ``text``, sorted."""
+    _, rows = _precise_rows(root)
+    return sorted({r["contributor"] for r in rows if r["kind"] == "positive" and r["text"] == text})
+
+
+def precise_clips(
+    text: str = "hey computer", *, speaker: str | None = None, root: Path | None = None
+) -> list[Path]:
+    """The Precise set's positive clips of ``text`` (by ``speaker`` alone if given), sorted."""
+    folder, rows = _precise_rows(root)
+    return sorted(
+        folder / r["path"]
+        for r in rows
+        if r["kind"] == "positive" and r["text"] == text and speaker in (None, r["contributor"])
+    )
+
+
+def precise_other_speech(
+    text: str = "hey computer", *, speaker: str | None = None, root: Path | None = None
+) -> list[Path]:
     """The Precise set's ``negative_speech`` clips (other words) recorded by the people who
-    recorded the positives of ``text``, sorted: the owner of a phone saying something else."""
-    folder = _root(PRECISE, root)
-    if folder is None:
-        return []
-    with open(folder / "metadata.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    speakers = {r["contributor"] for r in rows if r["kind"] == "positive" and r["text"] == text}
+    recorded the positives of ``text`` (or by ``speaker``), sorted: the owner of a phone saying
+    something else."""
+    folder, rows = _precise_rows(root)
+    speakers = {speaker} if speaker is not None else set(precise_speakers(text, root=root))
     other = [r for r in rows if r["kind"] == "negative_speech" and r["contributor"] in speakers]
     return sorted(folder / r["path"] for r in other)
 

@@ -173,3 +173,18 @@ def test_real_precise_owner_sets(shared_speech):
     assert {rows[p]["contributor"] for p in phrase + other} == {"el-tocino"}
     assert {rows[p]["kind"] for p in other} == {"negative_speech"}
     assert real_sets.precise_other_speech(root=shared_speech.parent / "absent") == []
+
+
+def test_real_precise_speakers(shared_speech):
+    """The Precise set's "computer" has two real owners, each one person's clips."""
+    from data_tools import real_sets
+
+    speakers = real_sets.precise_speakers("computer", root=shared_speech)
+    assert speakers == ["el-tocino", "krisgesling"]
+    clips = {s: real_sets.precise_clips("computer", speaker=s, root=shared_speech) for s in speakers}
+    assert {s: len(c) for s, c in clips.items()} == {"el-tocino": 10, "krisgesling": 47}
+    assert sorted(clips["el-tocino"] + clips["krisgesling"]) == real_sets.precise_clips(
+        "computer", root=shared_speech
+    )
+    assert real_sets.precise_other_speech("computer", speaker="krisgesling", root=shared_speech) == []
+    assert real_sets.precise_speakers("computer", root=shared_speech.parent / "absent") == []
