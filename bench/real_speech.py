@@ -83,10 +83,11 @@ def _sets(keyword: str, fleet: Path | None, rng: np.random.Generator) -> dict[st
     if fleet is not None:
         negatives += [(s.root.name, s.read(s.clips()[0])) for s in Fleet(fleet).streams("test")]
     # Precise's real owners of a Picovoice keyword ("computer": two people), a second real set
-    precise = list(real_sets.load_clips(real_sets.precise_clips(keyword))) if keyword in (
-        real_sets.PICOVOICE_KEYWORDS) else []  # fmt: skip
-    sets = {"positives": positives, "noisy": noisy, "others": others, "negatives": negatives}
-    return {**sets, "precise": precise}
+    precise = real_sets.precise_clips(keyword) if keyword in real_sets.PICOVOICE_KEYWORDS else []
+    return {
+        "positives": positives, "noisy": noisy, "others": others, "negatives": negatives,
+        "precise": list(real_sets.load_clips(precise)),
+    }  # fmt: skip
 
 
 def evaluate_model(model_path: Path, sets: dict[str, list]) -> dict:
@@ -99,7 +100,7 @@ def evaluate_model(model_path: Path, sets: dict[str, list]) -> dict:
     config = model.detector_config()
     scored = {}
     for name, audios in sets.items():
-        if not audios and name == "precise":
+        if name == "precise" and not audios:  # no Precise owner of this keyword
             continue
         with ProgressBars() as bars:
             progress = lambda _what, done, total, n=name: bars.update(f"wakeword on {n}", done, total)  # noqa: E731
@@ -113,7 +114,7 @@ def evaluate_model(model_path: Path, sets: dict[str, list]) -> dict:
         "false_accepts": scored["negatives"].false_accepts(),
         "negative_hours": hours,
         "other_keywords_firing": scored["others"].found_rate(),
-        **_precise_rows(scored.get("precise")),
+        **_precise_result(scored.get("precise")),
         "positives": len(scored["positives"].files),
         "missed": [f.name for f in scored["positives"].files if f.detections == 0],
         "false_accept_files": {f.name: f.detections for f in scored["negatives"].files if f.detections},
@@ -121,7 +122,7 @@ def evaluate_model(model_path: Path, sets: dict[str, list]) -> dict:
     }
 
 
-def _precise_rows(scored) -> dict:
+def _precise_result(scored) -> dict:
     """FRR on Precise's real owners of the keyword, and the clips missed (None where absent)."""
     if scored is None:
         return {"frr_precise": None, "precise_missed": []}

@@ -98,7 +98,8 @@ def precise_other_speech(
     recorded the positives of ``text`` (or by ``speaker``), sorted: the owner of a phone saying
     something else."""
     folder, rows = _precise_rows(root)
-    speakers = {speaker} if speaker is not None else set(precise_speakers(text, root=root))
+    owners = (r["contributor"] for r in rows if r["kind"] == "positive" and r["text"] == text)
+    speakers = {speaker} if speaker is not None else set(owners)
     other = [r for r in rows if r["kind"] == "negative_speech" and r["contributor"] in speakers]
     return sorted(folder / r["path"] for r in other)
 
