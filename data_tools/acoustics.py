@@ -5,11 +5,15 @@ All functions take an explicit ``np.random.Generator`` and return float32 at 16 
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import signal
+
+from data_tools.espeak import SynthesisError
 
 from wakeword.audio import resample
 from wakeword.constants import SAMPLE_RATE
@@ -26,6 +30,7 @@ __all__ = [
     "make_rir",
     "noise_bed",
     "reverberate",
+    "shift_voice",
 ]
 
 NOISE_KINDS = ("white", "pink", "brown", "hum", "fan", "street", "babble", "music")
@@ -218,3 +223,31 @@ def loop_segment(bed: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarra
 def self_noise(n: int, rng: np.random.Generator) -> np.ndarray:
     """Microphone self-noise at :data:`SELF_NOISE_DBFS` (keeps clips from being digitally silent)."""
     return (10 ** (SELF_NOISE_DBFS / 20) * rng.standard_normal(n)).astype(np.float32)
+
+
+def shift_voice(y: np.ndarray, *, semitones: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Speech with its whole spectrum (F0 and formants together) shifted by ``semitones``, its
+    tempo kept: sox's ``pitch`` effect (WSOLA, then resampling). Another vocal tract and another
+    microphone's tilt, where resampling alone changes the tempo too.
+
+    Returns
+    -------
+    np.ndarray [shape=y.shape], float32; ``y`` itself for a shift of 0
+
+    Raises
+    ------
+    SynthesisError
+        If sox is not installed or fails.
+    """
+    if semitones == 0 or y.size == 0:
+        return y
+    if shutil.which("sox") is None:
+        raise SynthesisError("sox is not installed: run `make setup` (Debian package sox)")
+    raw = ["-t", "f32", "-r", str(sample_rate), "-c", "1"]
+    command = ["sox", "-R", "-D", *raw, "-", *raw, "-", "pitch", f"{100 * semitones:.0f}"]
+    proc = subprocess.run(command, input=np.ascontiguousarray(y, np.float32).tobytes(), capture_output=True)
+    if proc.returncode != 0:
+        detail = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise SynthesisError(f"sox failed shifting a voice: {detail[0] if detail else proc.returncode}")
+    out = np.frombuffer(proc.stdout, dtype=np.float32)
+    return np.resize(out, y.shape).astype(np.float32)  # sox keeps the length; never a sample off

@@ -85,6 +85,15 @@ class FleetConfig:
         '("hey commuter", "hey community"; data_tools.confusables)',
     )
 
+    # off until measured on real people: the real "computer" clips the model misses lie nearer
+    # synthetic takes shifted down (BENCHMARKS section 1, session 32)
+    voice_shift: float = setting(
+        0.0,
+        doc="the most semitones a voice is shifted down, its spectrum and pitch together and its "
+        "tempo kept (sox pitch: another vocal tract and microphone); each owner draws one shift "
+        "in [-S, 0], other people one per utterance (0: voices as synthesized)",
+    )
+
     def __post_init__(self) -> None:
         normalize_phrase(self.phrase)
         if self.devices < 2:
@@ -113,6 +122,7 @@ class FleetConfig:
             )
         check_range("background_minutes", self.background_minutes, low=0)
         check_range("pronunciation_variants", self.pronunciation_variants, low=0, high=1)
+        check_range("voice_shift", self.voice_shift, low=0, high=12)
         check_choice("owner_voices", self.owner_voices, OWNER_VOICES)
         check_choice("sentences", self.sentences, SENTENCE_SOURCES)
         if not self.stream_minutes > 0:

@@ -44,8 +44,16 @@ class PhoneSynth:
         phrase_takes: int = NEURAL_PHRASE_TAKES,
         variants: np.random.Generator | None = None,
         sentences: str = DEFAULT_SENTENCES,
+        shifts: np.random.Generator | None = None,
+        max_shift: float = 0.0,
     ) -> None:
         self.profile = profile
+        # voices shifted down by up to ``max_shift`` semitones, spectrum and F0 together, tempo kept
+        # (acoustics.shift_voice), each drawn from ``shifts`` (its own generator: the phone's other
+        # draws stay as they were): the owner's once, another person's per utterance
+        self.shifts = shifts if max_shift > 0 else None
+        self.max_shift = max_shift
+        self.owner_shift = self._draw_shift()
         self.sentences_from = sentences  # what other people's made-up sentences are (text.random_sentence)
         # a neural owner who says the phrase in pronunciation variants draws each take's from this
         # (its own generator: the phone's other draws stay as they were); None: as the dictionary says
@@ -113,15 +121,25 @@ class PhoneSynth:
         another person's ``voice``."""
         sp = self.profile.speaker
         factor = float(self.rng.uniform(0.9, 1.1))  # another person: their own tempo and pitch
+        shift = self.owner_shift if voice is None else self._draw_shift()
         if voice is None:
             factor = sp.speed_factor * (self.rng.uniform(0.95, 1.05) if jitter else 1.0)
             if self.neural:
-                return _tempo(self._neural_take(text), factor)
+                return self._shifted(_tempo(self._neural_take(text), factor), shift)
             rate = int(np.clip(sp.rate * (self.rng.uniform(0.9, 1.1) if jitter else 1.0), 80, 450))
             pitch = int(np.clip(sp.pitch + (self.rng.integers(-6, 7) if jitter else 0), 0, 99))
             voice = Voice(sp.engine, sp.voice, rate, pitch)
         audio = trim_silence(synthesize(text, voice=voice))
-        return _tempo(audio, factor) if voice.engine in RESAMPLED_ENGINES else audio
+        audio = _tempo(audio, factor) if voice.engine in RESAMPLED_ENGINES else audio
+        return self._shifted(audio, shift)
+
+    def _draw_shift(self) -> float:
+        """Semitones (<= 0) a voice is shifted by; 0 without shifts."""
+        return 0.0 if self.shifts is None else -float(self.shifts.uniform(0.0, self.max_shift))
+
+    @staticmethod
+    def _shifted(audio: np.ndarray, semitones: float) -> np.ndarray:
+        return ac.shift_voice(audio, semitones=round(semitones, 2)) if semitones else audio
 
     def _neural_take(self, text: str) -> np.ndarray:
         """One of the owner's few takes of ``text``: a new one while there are fewer than the

@@ -45,6 +45,7 @@ HARD_TEXTS = 12  # distinct sound-alikes and confusable words (each kind) a phon
 OWNER_SPEECH_EVERY = 4
 OTHER_TALKERS = 3  # other people heard on one phone
 VARIANT_PURPOSE = 7  # _phone_rng purpose of a phone's pronunciation variants
+SHIFT_PURPOSE = 8  # _phone_rng purpose of a phone's voice shifts (FleetConfig.voice_shift)
 
 
 # --- one phone ------------------------------------------------------------------------------------
@@ -79,6 +80,8 @@ def synth_phone(
         phrase_takes=config.neural_phrase_takes,
         variants=_variant_rng(config, index),
         sentences=config.sentences,
+        shifts=_phone_rng(config.seed, index, SHIFT_PURPOSE),
+        max_shift=config.voice_shift,
     )
     store = PhoneStore.create(
         folder, phone_id=profile.phone_id, info={"profile": profile.to_json(), "source": "synthetic"}

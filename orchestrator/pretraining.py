@@ -58,6 +58,7 @@ KEY_NEUTRAL = {
     "confusables": 0,
     "other_take_repeats": 0,
     "sentences": DEFAULT_SENTENCES,
+    "voice_shift": 0.0,
 }
 CLIP_COUNTS = ("positives", "in_sentence", "partials", "soundalikes", "speech", "noise")
 
@@ -124,7 +125,14 @@ class PretrainConfig:
         "sentences)",
     )
 
+    server_voice_shift: float = setting(
+        0.0,
+        doc="the most semitones the server's voices are shifted down, spectrum and pitch together, "
+        "tempo kept (data_tools FleetConfig.voice_shift; 0: as synthesized)",
+    )
+
     def __post_init__(self) -> None:
+        check_range("server_voice_shift", self.server_voice_shift, low=0, high=12)
         check_range("server_voices", self.server_voices, low=2)
         check_choice("server_sentences", self.server_sentences, SENTENCE_SOURCES)
         check_range("server_confusables", self.server_confusables, low=0)
@@ -145,6 +153,7 @@ class PretrainConfig:
             background_minutes=0, other_kokoro_texts=0, other_take_repeats=0,
             owner_voices=self.server_owner_voices,
             pronunciation_variants=self.server_pronunciation_variants, sentences=self.server_sentences,
+            voice_shift=self.server_voice_shift,
             confusables=round(self.server_confusables * self.server_clip_share), **clips,
         )  # fmt: skip
 
