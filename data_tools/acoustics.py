@@ -14,7 +14,6 @@ import numpy as np
 from scipy import signal
 
 from data_tools.espeak import SynthesisError
-
 from wakeword.audio import resample
 from wakeword.constants import SAMPLE_RATE
 from wakeword.errors import ParameterError
