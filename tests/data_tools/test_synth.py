@@ -258,3 +258,30 @@ def test_classic_owner_voices_leave_out_the_neural_engines(rng):
     assert {"kokoro", "piper"} <= every
     with pytest.raises(ParameterError, match="`owner_voices`"):
         FleetConfig(owner_voices="neural")
+
+
+def test_voice_shift_lowers_each_owner_once_and_other_people_per_utterance(rng):
+    """With a voice shift, an owner keeps one shift in [-S, 0] for every take and other people
+    draw theirs per utterance, from the phone's own generator (its other draws stay as they were)."""
+    import dataclasses
+
+    from data_tools.phone_synth import PhoneSynth
+    from data_tools.profiles import sample_profiles
+
+    profile = sample_profiles(1, test_phones=0, rng=rng)[0]
+    profile = dataclasses.replace(profile, noise=dataclasses.replace(profile.noise, kind="pink"))
+
+    def synth(max_shift):
+        shifts = np.random.default_rng(5)
+        return PhoneSynth(profile, np.random.default_rng(1), bed_seconds=1.0, kokoro_texts=0,
+                          shifts=shifts, max_shift=max_shift)  # fmt: skip
+
+    plain, shifted = synth(0.0), synth(4.0)
+    assert plain.owner_shift == 0.0 and -4.0 <= shifted.owner_shift < 0.0
+    others = {shifted._draw_shift() for _ in range(20)}
+    assert len(others) == 20 and all(-4.0 <= s <= 0.0 for s in others)
+    a, b = plain.speak("hey computer"), shifted.speak("hey computer")
+    assert a.shape == b.shape and not np.array_equal(a, b)  # the same take, tempo kept, shifted
+    assert np.array_equal(plain.noise_clip(), shifted.noise_clip())  # the phone's draws unchanged
+    with pytest.raises(ParameterError, match="`voice_shift`"):
+        FleetConfig(voice_shift=-1)
