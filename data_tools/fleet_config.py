@@ -10,12 +10,13 @@ from data_tools.text import DEFAULT_SENTENCES, SENTENCE_SOURCES, normalize_phras
 from wakeword.errors import ParameterError
 from wakeword.options import check_choice, check_range, setting
 
-__all__ = ["BEFORE_IT_EXISTED", "OWNER_VOICES", "FleetConfig"]
+__all__ = ["BEFORE_IT_EXISTED", "OWNER_VOICES", "SOUNDALIKE_CHANGES", "FleetConfig"]
 
 # What a fleet made before a setting existed did, for settings whose default is not that behaviour
 # (a fleet.json without the key is read with this value, else with the default).
 BEFORE_IT_EXISTED = {"neural_phrase_takes": 3, "pronunciation_variants": 0.0, "other_take_repeats": 0}
 OWNER_VOICES = ("all", "classic")
+SOUNDALIKE_CHANGES = ("any", "consonant")
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,14 @@ class FleetConfig:
         "in [-S, 0], other people one per utterance (0: voices as synthesized)",
     )
 
+    soundalike_changes: str = setting(
+        "any",
+        choices=SOUNDALIKE_CHANGES,
+        doc="which sound-alikes are hard negatives: any (one word's onset or first vowel changed), "
+        'or consonant (only those said with other consonants: "bomputer", not "camputer" or '
+        '"komputer", which is "computer" said as written)',
+    )
+
     def __post_init__(self) -> None:
         normalize_phrase(self.phrase)
         if self.devices < 2:
@@ -125,6 +134,7 @@ class FleetConfig:
         check_range("voice_shift", self.voice_shift, low=0, high=12)
         check_choice("owner_voices", self.owner_voices, OWNER_VOICES)
         check_choice("sentences", self.sentences, SENTENCE_SOURCES)
+        check_choice("soundalike_changes", self.soundalike_changes, SOUNDALIKE_CHANGES)
         if not self.stream_minutes > 0:
             raise ParameterError(f"`stream_minutes` must be > 0, got {self.stream_minutes}")
 

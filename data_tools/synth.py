@@ -30,7 +30,7 @@ from data_tools.others import kokoro_takes
 from data_tools.phone_synth import SENTENCE_SUFFIXES, PhoneSynth
 from data_tools.profiles import PhoneProfile, sample_profiles
 from data_tools.text import normalize_phrase, partials, soundalikes, wordnet_examples
-from data_tools.tts import NEURAL_ENGINES, SynthesisError, is_cached, phonemes, synthesize
+from data_tools.tts import NEURAL_ENGINES, SynthesisError, consonants, is_cached, phonemes, synthesize
 from device_client.store import PhoneStore
 from wakeword.constants import SAMPLE_RATE
 from wakeword.errors import ParameterError, StoreError
@@ -64,6 +64,12 @@ def _variant_rng(config: FleetConfig, index: int) -> np.random.Generator | None:
     return rng if rng.random() < config.pronunciation_variants else None
 
 
+def _soundalikes(config: FleetConfig, phrase: str, limit: int, rng: np.random.Generator) -> list[str]:
+    """The phrase's sound-alikes of the kind ``config.soundalike_changes`` names."""
+    said_with = consonants if config.soundalike_changes == "consonant" else None
+    return soundalikes(phrase, limit=limit, rng=rng, pronounce=phonemes, consonants=said_with)
+
+
 def synth_phone(
     config: FleetConfig, profile: PhoneProfile, index: int, folder: Path, confusables: tuple[str, ...] = ()
 ) -> int:
@@ -88,7 +94,7 @@ def synth_phone(
     )
     speaker = f"{profile.speaker.engine}:{profile.speaker.voice}"
     common = {"speaker": speaker, "fsync": False}  # the whole folder is committed by one rename
-    sounding = soundalikes(phrase, limit=HARD_TEXTS, rng=rng, pronounce=phonemes)
+    sounding = _soundalikes(config, phrase, HARD_TEXTS, rng)
     hard = [  # a one-syllable phrase has no parts
         ("partial", config.partials, partials(phrase) or sounding),
         ("soundalike", config.soundalikes, sounding),
@@ -181,7 +187,7 @@ def synth_stream(config: FleetConfig, index: int, seconds: float, rng: np.random
     profile = sample_profiles(1, test_phones=1, rng=rng, first_index=index)[0]
     profile = dataclasses.replace(profile, phone_id=f"stream-{index:03d}")
     synth = PhoneSynth(profile, rng, kokoro_texts=config.other_kokoro_texts, sentences=config.sentences)
-    hard = partials(phrase) + soundalikes(phrase, limit=12, rng=rng, pronounce=phonemes)
+    hard = partials(phrase) + _soundalikes(config, phrase, 12, rng)
     n_total = round(seconds * SAMPLE_RATE)
     out = np.zeros(n_total, dtype=np.float32)
     pos = 0

@@ -175,6 +175,7 @@ def soundalikes(
     limit: int = 12,
     rng: np.random.Generator | None = None,
     pronounce: Callable[[str], str] | None = None,
+    consonants: Callable[[str], str] | None = None,
 ) -> list[str]:
     """Variants of the phrase with one word's onset or first vowel changed ("hey bomputer").
 
@@ -189,6 +190,10 @@ def soundalikes(
     pronounce : callable, optional
         Text to pronunciation (e.g. :func:`data_tools.tts.phonemes`): variants pronounced like the
         phrase (homophones such as "hay computer") are dropped, they are not negatives.
+    consonants : callable, optional
+        Text to the consonants it is said with (e.g. :func:`data_tools.tts.consonants`): variants
+        with the phrase's consonants, only vowels changed ("camputer", "komputer"), are dropped
+        too: people say vowels many ways ("kom-puter" is "computer" said as written).
 
     Returns
     -------
@@ -208,6 +213,9 @@ def soundalikes(
     if pronounce is not None:
         said = pronounce(base)
         variants = [v for v in variants if pronounce(v) != said]
+    if consonants is not None:
+        kept = consonants(base)
+        variants = [v for v in variants if consonants(v) != kept]
     if rng is not None and len(variants) > limit:
         picked = rng.choice(len(variants), size=limit, replace=False)
         return [variants[i] for i in sorted(picked)]

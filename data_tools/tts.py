@@ -25,7 +25,16 @@ from wakeword.audio import load_audio
 from wakeword.constants import SAMPLE_RATE
 from wakeword.errors import AudioError, ParameterError
 
-__all__ = ["ENGINES", "NEURAL_ENGINES", "SynthesisError", "Voice", "is_cached", "phonemes", "synthesize"]
+__all__ = [
+    "ENGINES",
+    "NEURAL_ENGINES",
+    "SynthesisError",
+    "Voice",
+    "consonants",
+    "is_cached",
+    "phonemes",
+    "synthesize",
+]
 
 ENGINES = ("espeak-ng", "flite", "kokoro", "piper")
 NEURAL_ENGINES = ("kokoro", "piper")  # run in-process; output cached on disk
@@ -185,3 +194,13 @@ def phonemes(text: str, *, voice: str = "en-us") -> str:
     "hay computer" and "hey computer" give the same string)."""
     out = espeak_transcription(text, flag="-x", voice=voice)
     return " ".join(out.replace("'", "").replace(",", "").split())
+
+
+# espeak-ng's phoneme codes of vowels, and the marks on them (length, stress, reduction, flaps)
+ESPEAK_VOWEL_CODES = frozenset("aAeEiIoOuUVY03@") | frozenset(":'#,25- ")
+
+
+def consonants(text: str, *, voice: str = "en-us") -> str:
+    """The consonants of ``text`` as espeak-ng says it, in order ("computer" and "camputer" both
+    give ``kmpjt``): what stays when only vowels change."""
+    return "".join(c for c in phonemes(text, voice=voice) if c not in ESPEAK_VOWEL_CODES)

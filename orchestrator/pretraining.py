@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data_tools.fleet import Fleet, write_fleet_description
+from data_tools.fleet_config import SOUNDALIKE_CHANGES
 from data_tools.public_speech import add_public_speech
 from data_tools.synth import OWNER_VOICES, FleetConfig, synth_fleet
 from data_tools.text import DEFAULT_SENTENCES, SENTENCE_SOURCES, normalize_phrase
@@ -59,6 +60,7 @@ KEY_NEUTRAL = {
     "other_take_repeats": 0,
     "sentences": DEFAULT_SENTENCES,
     "voice_shift": 0.0,
+    "soundalike_changes": "any",
 }
 CLIP_COUNTS = ("positives", "in_sentence", "partials", "soundalikes", "speech", "noise")
 
@@ -131,7 +133,15 @@ class PretrainConfig:
         "tempo kept (data_tools FleetConfig.voice_shift; 0: as synthesized)",
     )
 
+    server_soundalike_changes: str = setting(
+        "any",
+        choices=SOUNDALIKE_CHANGES,
+        doc="which sound-alikes the server's speakers say as hard negatives: any, or consonant (only "
+        "those said with other consonants; data_tools FleetConfig.soundalike_changes)",
+    )
+
     def __post_init__(self) -> None:
+        check_choice("server_soundalike_changes", self.server_soundalike_changes, SOUNDALIKE_CHANGES)
         check_range("server_voice_shift", self.server_voice_shift, low=0, high=12)
         check_range("server_voices", self.server_voices, low=2)
         check_choice("server_sentences", self.server_sentences, SENTENCE_SOURCES)
@@ -153,7 +163,7 @@ class PretrainConfig:
             background_minutes=0, other_kokoro_texts=0, other_take_repeats=0,
             owner_voices=self.server_owner_voices,
             pronunciation_variants=self.server_pronunciation_variants, sentences=self.server_sentences,
-            voice_shift=self.server_voice_shift,
+            voice_shift=self.server_voice_shift, soundalike_changes=self.server_soundalike_changes,
             confusables=round(self.server_confusables * self.server_clip_share), **clips,
         )  # fmt: skip
 

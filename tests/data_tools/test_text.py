@@ -105,3 +105,15 @@ def test_missing_wordnet_is_one_clear_error(monkeypatch, tmp_path):
         assert "\n" not in str(caught.value) and "make setup" in str(caught.value)
     finally:
         text.wordnet_examples.cache_clear()
+
+
+def test_soundalikes_said_with_the_phrases_consonants_can_be_left_out():
+    """A vowel change ("camputer") or a respelling ("komputer") keeps "computer"'s consonants:
+    "kom-puter" is how some people say it, not a negative; "bomputer" stays."""
+    from data_tools.tts import consonants, phonemes
+
+    assert consonants("computer") == consonants("camputer") == consonants("komputer") == "kmpjt"
+    every = soundalikes("computer", limit=40, pronounce=phonemes)
+    other = soundalikes("computer", limit=40, pronounce=phonemes, consonants=consonants)
+    assert {"camputer", "komputer"} <= set(every) - set(other)
+    assert "bomputer" in other and set(other) < set(every)

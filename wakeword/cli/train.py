@@ -33,7 +33,7 @@ AUGMENT = ("warp", "eq_db")  # augmentations that are off by default
 PRETRAIN = (
     "server_voices", "server_clip_share", "server_epochs", "server_owner_voices", "server_public_speech",
     "server_pronunciation_variants", "server_confusables", "server_sentences",
-    "server_voice_shift",
+    "server_voice_shift", "server_soundalike_changes",
 )  # fmt: skip
 FEDERATED = (
     "rounds", "clients_per_round", "client_epochs", "client_learning_rate", "client_optimizer",
