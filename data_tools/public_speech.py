@@ -26,7 +26,7 @@ from data_tools.importers import MIN_SECONDS, store_aside, trim_for_import
 from wakeword.audio import load_audio
 from wakeword.errors import AudioError, StoreError
 
-__all__ = ["PACKAGES", "SOUNDS_DIR", "add_public_speech", "public_speech_clips", "public_speech_files"]
+__all__ = ["PACKAGES", "SOUNDS_DIR", "add_public_speech", "public_speech_files"]
 
 SOUNDS_DIR = Path("/usr/share/asterisk/sounds")
 # Debian package -> its voice's folder under SOUNDS_DIR
@@ -77,17 +77,6 @@ def _clip(path: Path):
     except AudioError:
         return None  # e.g. an empty prompt file: skipped, as an import skips it
     return trim_for_import(audio)
-
-
-def public_speech_clips(*, share: float, root: Path = SOUNDS_DIR) -> list:
-    """``share`` of each voice's prompts (spread evenly), loaded at 16 kHz and trimmed as stored.
-
-    Returns
-    -------
-    list of np.ndarray [shape=(n,)], float32, 16 kHz (unusable prompts left out)
-    """
-    files = [p for voice in public_speech_files(root).values() for p in _spread(voice, share)]
-    return [clip for clip in map(_clip, files) if clip is not None]
 
 
 def add_public_speech(

@@ -281,9 +281,6 @@ def _trainable(run: Path, classifier, window, clips, config: ExportConfig, metad
         for _ in range(4)
     ]
     negatives = detector_windows(streams, window, per_clip=trainable.NEGATIVE_WINDOWS // len(streams))
-    say("reading public recordings of real speech for on-device negatives (Asterisk prompts)")
-    public = trainable.public_windows(window, count=trainable.PUBLIC_WINDOWS, rng=rng)
-    negatives = np.concatenate([negatives, public])
     say("converting to a trainable float TFLite file")
     flatbuffer, error, tail = trainable.export_trainable_checked(
         run, classifier, window, clips, negatives, block=config.train_block
@@ -294,8 +291,7 @@ def _trainable(run: Path, classifier, window, clips, config: ExportConfig, metad
         "batch": trainable.TRAIN_BATCH,
         "learning_rate": {"output": trainable.LEARNING_RATE, "block": trainable.BLOCK_LEARNING_RATE},
         "l2_to_base": L2_TO_BASE,
-        "negatives": len(negatives),  # synthesized, then real (public recordings)
-        "public_negatives": len(public),
+        "negatives": len(negatives),
     }
     return flatbuffer, error, None
 

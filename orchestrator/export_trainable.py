@@ -12,10 +12,8 @@ it) is a set of resource variables; seven signatures, builtin ops only:
   so a few takes cannot pull it far), the gradient written out (no tape);
 - ``logits``: ``features`` ``(TRAIN_BATCH, C)`` -> ``logits`` ``(TRAIN_BATCH, 1)``, the tail now;
 - ``save``: -> every tail weight by name; ``restore``: the same names -> the same, now in place;
-- ``negatives``: -> ``features`` ``(NEGATIVE_WINDOWS + PUBLIC_WINDOWS, C)``: the features of
-  windows of other speech the server synthesized, then of real people's public recordings
-  (:mod:`data_tools.public_speech`), so the phone trains against, and sets its threshold above,
-  negatives it never recorded.
+- ``negatives``: -> ``features`` ``(NEGATIVE_WINDOWS, C)``: the features of windows of other
+  speech the server synthesized, so the phone trains against negatives it never recorded.
 
 The frozen body does not train: its gradient needs ops TFLite's builtins lack (convolution
 backprop, ``BroadcastGradientArgs``), and a phone has a few takes, not thousands.
@@ -32,25 +30,12 @@ from orchestrator.export_checks import FLOAT_TOLERANCE, ExportCheckError, conver
 from orchestrator.trainable_tail import OUTPUT_WEIGHTS, find_tail, tail_logits, tail_step
 from wakeword.window import WindowConfig
 
-__all__ = [
-    "NEGATIVE_WINDOWS",
-    "PUBLIC_WINDOWS",
-    "TRAIN_BATCH",
-    "convert_trainable",
-    "learning_rate",
-    "public_windows",
-    "trainable_module",
-]
+__all__ = ["NEGATIVE_WINDOWS", "TRAIN_BATCH", "convert_trainable", "learning_rate", "trainable_module"]
 
 TRAIN_BATCH = 32  # examples per `train` call (static shapes convert to builtin ops only)
 LEARNING_RATE = 0.5  # plain gradient descent on the output unit (its features are O(1))
 BLOCK_LEARNING_RATE = 0.1  # on the hidden block before it, where the model has one
 NEGATIVE_WINDOWS = 256  # windows of server-synthesized other speech whose features ship in the file
-# windows of real recorded speech (the Asterisk prompts the server also pre-trains on) shipped too:
-# with synthetic negatives only, a personalized tail let 1-3 windows of real speech per 1.75 h
-# through (docs/BENCHMARKS.md section 8, session 32)
-PUBLIC_WINDOWS = 512
-PUBLIC_PROMPTS = 0.1  # share of each public voice's prompts the windows are drawn from
 SIGNATURES = ("infer", "embed", "train", "logits", "save", "restore", "negatives")
 
 
@@ -64,26 +49,6 @@ def batched(model, windows, *, batch: int = 64) -> np.ndarray:
     time (4x faster than one window per call, as the file's batch-1 signatures run)."""
     windows = np.asarray(windows, np.float32)
     return np.concatenate([model(windows[i : i + batch]).numpy() for i in range(0, len(windows), batch)])
-
-
-def public_windows(window: WindowConfig, *, count: int, rng: np.random.Generator) -> np.ndarray:
-    """``count`` detector windows of real recorded speech, drawn at random from a spread of the
-    public prompts' windows (:func:`data_tools.public_speech.public_speech_clips`).
-
-    Returns
-    -------
-    np.ndarray [shape=(count, window.samples)], float32
-
-    Raises
-    ------
-    StoreError
-        If a public speech package is not installed (names it and how to install it).
-    """
-    from data_tools.public_speech import public_speech_clips
-
-    clips = public_speech_clips(share=PUBLIC_PROMPTS)
-    windows = detector_windows(clips, window, per_clip=-(-2 * count // len(clips)))  # spread over each
-    return windows[np.sort(rng.choice(len(windows), size=min(count, len(windows)), replace=False))]
 
 
 def trainable_module(classifier, window: WindowConfig, negatives: np.ndarray, *, block: bool = True):
