@@ -121,7 +121,7 @@ def fa_per_hour(files: list[Path], negatives: list, features: np.ndarray) -> lis
     return rates
 
 
-def false_accepts(args, fleet, files: list[Path], results: list[dict]) -> dict:
+def false_accepts(run: Path, fleet, files: list[Path], results: list[dict], *, block: bool) -> dict:
     """FA/h of the base file (``files[0]``) and each owner's first personalized file on LibriSpeech
     and on the fleet's test streams, apart and together, written into ``results``' rows with the
     goal's verdict; returns the hours of each."""
@@ -131,7 +131,7 @@ def false_accepts(args, fleet, files: list[Path], results: list[dict]) -> dict:
     streams = [(s.root.name, s.read(c)) for s in fleet.streams("test") for c in s.clips()]
     counts, hours = np.zeros(len(files)), {}
     for name, negatives in (("librispeech", real), ("streams", streams)):  # real people apart
-        features = negative_features(args.run, negatives, block=not args.output_only)
+        features = negative_features(run, negatives, block=block)
         rates = np.array(fa_per_hour(files, negatives, features))
         hours[name] = sum(a.size for _, a in negatives) / 16000 / 3600
         counts += rates * hours[name]
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             first = Path(tmp) / f"owner-{k}" / "personalized-0.tflite"
             (OUT / f"owner-{k}.tflite").write_bytes(first.read_bytes())
     firsts = [OUT / f"owner-{k}.tflite" for k in range(len(results))]
-    hours = false_accepts(args, fleet, [base, *firsts], results)
+    hours = false_accepts(args.run, fleet, [base, *firsts], results, block=not args.output_only)
     trained = "output unit" if args.output_only else "output unit and the block before it"
     settings = {"steps": args.steps, "windows_per_take": args.windows_per_take, "margin": args.margin}
     path = record("personalize", {"owners": results, **hours, "trained": trained, **settings})

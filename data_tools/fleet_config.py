@@ -92,7 +92,8 @@ class FleetConfig:
         0.0,
         doc="the most semitones a voice is shifted down, its spectrum and pitch together and its "
         "tempo kept (sox pitch: another vocal tract and microphone); each owner draws one shift "
-        "in [-S, 0], other people one per utterance (0: voices as synthesized)",
+        "in [-S, 0], other people one per utterance; the background streams stay as synthesized "
+        "(0: voices as synthesized)",
     )
 
     soundalike_changes: str = setting(
