@@ -14,7 +14,12 @@ __all__ = ["BEFORE_IT_EXISTED", "OWNER_VOICES", "SOUNDALIKE_CHANGES", "FleetConf
 
 # What a fleet made before a setting existed did, for settings whose default is not that behaviour
 # (a fleet.json without the key is read with this value, else with the default).
-BEFORE_IT_EXISTED = {"neural_phrase_takes": 3, "pronunciation_variants": 0.0, "other_take_repeats": 0}
+BEFORE_IT_EXISTED = {
+    "neural_phrase_takes": 3,
+    "pronunciation_variants": 0.0,
+    "other_take_repeats": 0,
+    "soundalike_changes": "any",
+}
 OWNER_VOICES = ("all", "classic")
 SOUNDALIKE_CHANGES = ("any", "consonant")
 
@@ -96,8 +101,12 @@ class FleetConfig:
         "(0: voices as synthesized)",
     )
 
+    # consonant: the sound-alikes "camputer", "komputer" are the phrase said as written, which the
+    # pronunciation variants teach as the phrase; left out, the server's model missed 5.9 / 4.3 /
+    # 4.1 / 3.6 / 2.3% of the real "computer" clips at <= 0.5 / 1 / 2 / 5 / 20 FA/h, against 13.6 /
+    # 12.2 / 10.9 / 9.2 / 6.2% with them (three seeds each; docs/BENCHMARKS.md section 1, session 33)
     soundalike_changes: str = setting(
-        "any",
+        "consonant",
         choices=SOUNDALIKE_CHANGES,
         doc="which sound-alikes are hard negatives: any (one word's onset or first vowel changed), "
         'or consonant (only those said with other consonants: "bomputer", not "camputer" or '

@@ -133,8 +133,11 @@ class PretrainConfig:
         "tempo kept (data_tools FleetConfig.voice_shift; 0: as synthesized)",
     )
 
+    # consonant: real "computer" clips missed at <= 0.5 / 1 / 2 / 5 / 20 FA/h, 13.6 / 12.2 / 10.9 /
+    # 9.2 / 6.2% (any) -> 5.9 / 4.3 / 4.1 / 3.6 / 2.3% (three seeds each; BENCHMARKS section 1,
+    # session 33): "komputer" and "cumputer" were negatives the pronunciation variants contradict
     server_soundalike_changes: str = setting(
-        "any",
+        "consonant",
         choices=SOUNDALIKE_CHANGES,
         doc="which sound-alikes the server's speakers say as hard negatives: any, or consonant (only "
         "those said with other consonants; data_tools FleetConfig.soundalike_changes)",
