@@ -125,7 +125,7 @@ def test_settings_are_checked():
     assert with_prompts != server_path("computer", PretrainConfig(server_public_speech="none"), **where)
     with pytest.raises(ParameterError, match="`server_pronunciation_variants`"):
         PretrainConfig(server_pronunciation_variants=2)
-    old = {"server_confusables": 0, "server_sentences": "templates+words"}
+    old = {"server_confusables": 0, "server_sentences": "templates+words", "server_soundalike_changes": "any"}
     varied, plain = (PretrainConfig(server_pronunciation_variants=share, **old) for share in (0.25, 0.0))
     assert varied.fleet_config("computer").pronunciation_variants == 0.25
     assert server_path("computer", varied, **where) != server_path("computer", plain, **where)
@@ -133,10 +133,14 @@ def test_settings_are_checked():
     assert natural.fleet_config("computer").sentences == "wordnet+words"
     assert server_path("computer", natural, **where) != server_path("computer", varied, **where)
     # a setting at the value it had before it existed leaves the server models' keys as they were
-    # (the "hey computer" model shipped before pronunciation variants, confusables and sentences)
+    # (the "hey computer" model shipped before pronunciation variants, confusables, sentences and
+    # consonant-only sound-alikes)
     assert server_path("hey computer", plain, **where).parent.name == "hey-computer-6dcb23d500a4"
     with pytest.raises(ParameterError, match="`server_confusables`"):
         PretrainConfig(server_confusables=-1)
+    consonant = PretrainConfig(**{**old, "server_soundalike_changes": "consonant"})
+    assert consonant.fleet_config("computer").soundalike_changes == "consonant"
+    assert server_path("computer", consonant, **where) != server_path("computer", plain, **where)
     confusing = PretrainConfig(server_confusables=20, server_clip_share=0.5)
     assert confusing.fleet_config("computer").confusables == 10  # scaled like the other clips
     assert server_path("computer", confusing, **where) != server_path("computer", varied, **where)
