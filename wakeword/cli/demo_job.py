@@ -80,10 +80,7 @@ def run_demo(
     real = _real_clips(config, tflite)
     timings["total"] = time.perf_counter() - started
     summary = _summary(config, fleet, description, (report, server_report), tflite, detection, timings)
-    if real is not None:
-        summary["real recordings (Precise, one speaker)"] = (
-            f"{real['found']} of {real['clips']} {config.phrase!r} clips found at the shipped threshold"
-        )
+    summary["real recordings (Precise, one speaker)"] = _real_line(config, real)
     echo("")
     width = max(len(k) for k in summary)
     for key, value in summary.items():
@@ -255,6 +252,18 @@ def _real_clips(config: DemoConfig, tflite: Path) -> dict | None:
         "found": found,
         "missed": [f.name for f in scored.files if not f.detections],
     }
+
+
+def _real_line(config: DemoConfig, real: dict | None) -> str:
+    """The summary's line on the real recordings, or why there is none."""
+    from data_tools.shared_data import ENV_VAR, shared_speech_dir
+
+    if real is not None:
+        return f"{real['found']} of {real['clips']} {config.phrase!r} clips found at the shipped threshold"
+    shared = shared_speech_dir()
+    if shared is None:
+        return f"not counted: no shared/speech folder found (set {ENV_VAR} to it)"
+    return f"not counted: {shared} holds no Precise recordings of {config.phrase!r}"
 
 
 def _phase_rows(description) -> dict:
