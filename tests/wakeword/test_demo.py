@@ -14,8 +14,8 @@ def test_demo_runs_end_to_end_and_reuses_its_output(tmp_path):
     first = run_wakeword("demo", "--out", tmp_path / "demo", *TINY, timeout=900)
     assert first.code == 0, first.stderr[-3000:]
     out = first.stdout + first.stderr
-    lines = ("FRR at 0.5 FA/h", "federated rounds", "hard negatives accepted", "TFLite model")
-    for line in (*lines, "real recordings"):  # a count, or why there is none
+    # "real recordings": a count where ../shared/speech is, else why there is none
+    for line in ("FRR at 0.5 FA/h", "federated rounds", "hard negatives", "TFLite model", "real recordings"):
         assert line in out
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
     assert summary["detection"]["phrases"] == 3 and len(summary["detection"]["spans"]) == 3
