@@ -232,7 +232,7 @@ def real_speech(devices: int) -> list[dict]:
 
 def _evaluate_real(run: Path, real, synthetic):
     """Threshold chosen on the synthetic validation phones, applied to every real speaker."""
-    from orchestrator.evaluation import EvalConfig, EvalReport, score_stores, summarize
+    from orchestrator.evaluation import EvalConfig, EvalReport, fleet_word_strings, score_stores, summarize
     from orchestrator.run import load_run
     from wakeword.metrics import THRESHOLDS, det_curve, fa_per_hour, false_reject_rate, operating_point
     from wakeword.scoring import KerasScorer
@@ -248,6 +248,7 @@ def _evaluate_real(run: Path, real, synthetic):
         [synthetic.store(p) for p in synthetic.validation_ids()],
         synthetic.streams("validation"),
         config,
+        word_strings=fleet_word_strings(synthetic, config),
     )
     threshold = operating_point(
         fa_per_hour(val.negatives, THRESHOLDS, refractory), THRESHOLDS, config.target_fa_per_hour

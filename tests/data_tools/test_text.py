@@ -117,3 +117,17 @@ def test_soundalikes_said_with_the_phrases_consonants_can_be_left_out():
     other = soundalikes("computer", limit=40, pronounce=phonemes, consonants=consonants)
     assert {"camputer", "komputer"} <= set(every) - set(other)
     assert "bomputer" in other and set(other) < set(every)
+
+
+def test_word_strings_are_told_from_natural_sentences(rng):
+    from data_tools.phone_synth import SENTENCE_SUFFIXES
+    from data_tools.text import _template_sentence, example_sentence, is_word_string
+
+    commands = tuple(c for c in SENTENCE_SUFFIXES if c)
+    strings = [free_sentence(rng) for _ in range(200)]
+    templates = [_template_sentence(rng, avoid="") for _ in range(200)]
+    examples = [example_sentence(rng) for _ in range(200)]  # one or two joined by ", "
+    for source, natural in (("templates+words", templates), ("wordnet+words", examples)):
+        assert all(is_word_string(s, source=source, commands=commands) for s in strings), source
+        assert not any(is_word_string(s, source=source, commands=commands) for s in natural + list(commands))
+    assert not any(is_word_string(s, source="templates+wordnet") for s in strings + templates + examples)

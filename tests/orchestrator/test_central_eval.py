@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from models import DEFAULT_MODEL
+from orchestrator.evaluation import EvalConfig, fleet_word_strings
 from orchestrator.run import code_fingerprint, load_run
 from tests.helpers import assert_one_line_error, run_wakeword
 from wakeword.errors import ParameterError
@@ -123,7 +124,16 @@ def test_eval_writes_a_report_and_a_det_plot(central_run, tiny_fleet, tmp_path):
     assert report["test"]["positives"] == 5  # one held-out phone, 5 positives
     assert report["test"]["negative_hours"] > 0
     assert 0 <= report["test"]["frr"] <= 1 and report["test"]["fa_per_hour"] >= 0
-    assert set(report["test"]["hard_negative_accept_rate"]) == {"partial", "soundalike"}
+    # the held-out phone's word strings are reported as a share accepted, not in FA/h
+    (held_out,) = [tiny_fleet.store(p) for p in tiny_fleet.phone_ids("test")]
+    speech = [c for c in held_out.clips() if c.kind == "speech"]
+    words = [c for c in speech if fleet_word_strings(tiny_fleet, EvalConfig())(c.text)]
+    assert 0 < len(words) < len(speech)
+    assert set(report["test"]["hard_negative_accept_rate"]) == {"partial", "soundalike", "word_string"}
+    counted = [c for c in held_out.clips() if c.label == "negative" and c.kind in ("speech", "noise")]
+    streams = [c for s in tiny_fleet.streams("test") for c in s.clips()]
+    hours = sum(c.duration for c in counted + streams if c not in words) / 3600
+    assert report["test"]["negative_hours"] == pytest.approx(hours, abs=1e-4)
     assert list(report["per_phone"]) == tiny_fleet.phone_ids("test")
     budgets = report["test_oracle_by_budget"]  # the test DET curve read at a few FA/h budgets
     assert list(budgets) == ["0.5", "1", "2", "5"] and budgets["0.5"]["frr"] == report["test_oracle"]["frr"]
