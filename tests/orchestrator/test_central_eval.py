@@ -134,6 +134,15 @@ def test_eval_writes_a_report_and_a_det_plot(central_run, tiny_fleet, tmp_path):
     streams = [c for s in tiny_fleet.streams("test") for c in s.clips()]
     hours = sum(c.duration for c in counted + streams if c not in words) / 3600
     assert report["test"]["negative_hours"] == pytest.approx(hours, abs=1e-4)
+    old = run_wakeword(  # the rule before session 35: word strings counted in FA/h
+        "eval", "--model", central_run, "--fleet", tiny_fleet.root, "--out", tmp_path / "old",
+        "--word-strings-in-fa",
+    )  # fmt: skip
+    assert old.code == 0, old.stderr[-2000:]
+    old_test = json.loads((tmp_path / "old" / "report.json").read_text())["test"]
+    assert set(old_test["hard_negative_accept_rate"]) == {"partial", "soundalike"}
+    words_hours = sum(c.duration for c in words) / 3600
+    assert old_test["negative_hours"] == pytest.approx(hours + words_hours, abs=1e-4)
     assert list(report["per_phone"]) == tiny_fleet.phone_ids("test")
     budgets = report["test_oracle_by_budget"]  # the test DET curve read at a few FA/h budgets
     assert list(budgets) == ["0.5", "1", "2", "5"] and budgets["0.5"]["frr"] == report["test_oracle"]["frr"]
