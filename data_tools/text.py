@@ -314,7 +314,7 @@ def is_word_string(text: str, *, source: str = DEFAULT_SENTENCES, commands: tupl
     free string of dictionary words (:func:`free_sentence`) rather than a natural sentence.
 
     Word strings say a rare word in almost every breath, far more often than people do: evaluation
-    reports them like the hard negatives (a share of clips accepted), not in false accepts per hour.
+    can report them like the hard negatives (``EvalConfig(word_strings_in_fa=False)``).
     """
     if "words" not in source.split("+") or text in commands:
         return False
