@@ -232,7 +232,7 @@ def real_speech(devices: int) -> list[dict]:
 
 def _evaluate_real(run: Path, real, synthetic):
     """Threshold chosen on the synthetic validation phones, applied to every real speaker."""
-    from orchestrator.evaluation import EvalConfig, EvalReport, fleet_word_strings, score_stores, summarize
+    from orchestrator import evaluation as ev
     from orchestrator.run import load_run
     from wakeword.metrics import THRESHOLDS, det_curve, fa_per_hour, false_reject_rate, operating_point
     from wakeword.scoring import KerasScorer
@@ -241,29 +241,27 @@ def _evaluate_real(run: Path, real, synthetic):
     if path.exists():
         return read_report(path)
     classifier, _, window = load_run(run)
-    scorer, config = KerasScorer(classifier, window), EvalConfig()
+    scorer, config = KerasScorer(classifier, window), ev.EvalConfig()
     refractory = config.detector.refractory_windows
-    val = score_stores(
+    val = ev.score_stores(
         scorer,
         [synthetic.store(p) for p in synthetic.validation_ids()],
         synthetic.streams("validation"),
         config,
-        word_strings=fleet_word_strings(synthetic, config),
+        word_strings=ev.fleet_word_strings(synthetic, config),
     )
-    threshold = operating_point(
-        fa_per_hour(val.negatives, THRESHOLDS, refractory), THRESHOLDS, config.target_fa_per_hour
-    )
-    test = score_stores(scorer, [real.store(p) for p in real.phone_ids()], [], config)
+    threshold = ev.choose_threshold(val.negatives, config)
+    test = ev.score_stores(scorer, [real.store(p) for p in real.phone_ids()], [], config)
     frr, fa = (
         false_reject_rate(test.positives, THRESHOLDS),
         fa_per_hour(test.negatives, THRESHOLDS, refractory),
     )
     oracle = operating_point(fa, THRESHOLDS, 0.5)
-    report = EvalReport(
+    report = ev.EvalReport(
         split="all", target_fa_per_hour=config.target_fa_per_hour, threshold=threshold,
         threshold_chosen_on="the synthetic fleet's validation phones", validation=None,
-        test=summarize(test, threshold, config),
-        test_oracle={"threshold": oracle, **summarize(test, oracle, config)},
+        test=ev.summarize(test, threshold, config),
+        test_oracle={"threshold": oracle, **ev.summarize(test, oracle, config)},
         per_phone={}, det_curve=det_curve(frr, fa),
     )  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ __all__ = [
     "fa_per_hour",
     "false_reject_rate",
     "operating_point",
+    "tail_operating_point",
 ]
 
 #: Thresholds of the DET curve: dense near 0 and 1 (logit-spaced), plus exact 0 and 1.
@@ -90,6 +91,54 @@ def operating_point(fa_rates: np.ndarray, thresholds: np.ndarray, target: float)
     """The lowest threshold whose FA/h is at or below ``target`` (lowest FRR that meets it)."""
     ok = np.flatnonzero(np.asarray(fa_rates) <= target)
     return float(thresholds[ok[0]]) if ok.size else float(thresholds[-1])
+
+
+def tail_operating_point(
+    fa_rates: np.ndarray,
+    thresholds: np.ndarray,
+    target: float,
+    *,
+    hours: float,
+    span: tuple[float, float] = (4.0, 20.0),
+    min_events: int = 8,
+) -> float:
+    """The threshold where the FA/h curve's tail, fitted where it holds many events, reaches
+    ``target``; never above :func:`operating_point`'s.
+
+    A few hours of negatives allow one or two false accepts at 0.5 FA/h, so the counted operating
+    point is set by the one or two highest clips. Here log FA/h is fitted as a line in the
+    threshold's logit over ``span`` (FA/h) and read at ``target``; where the span holds fewer than
+    ``min_events`` events, fewer than 3 thresholds, or the fit does not fall, the counted one.
+
+    Parameters
+    ----------
+    fa_rates : np.ndarray [shape=(n,)]
+        FA/h per threshold (ascending thresholds).
+    thresholds : np.ndarray [shape=(n,)]
+    target : float
+        FA/h asked for.
+    hours : float
+        Hours of negative audio the rates were counted on.
+    span : (float, float)
+        FA/h range of the curve the fit reads.
+    min_events : int
+        Events the span's low end must stand for.
+
+    Returns
+    -------
+    float
+    """
+    counted = operating_point(fa_rates, thresholds, target)
+    fa, th = np.asarray(fa_rates, dtype=np.float64), np.asarray(thresholds, dtype=np.float64)
+    inside = (fa >= span[0]) & (fa <= span[1]) & (th > 0) & (th < 1)
+    if span[0] * hours < min_events or inside.sum() < 3:
+        return counted
+    logit = np.log(th[inside] / (1 - th[inside]))
+    slope, intercept = np.polyfit(logit, np.log(fa[inside]), 1)
+    if not slope < -1e-3:  # a curve that does not fall says nothing of its tail
+        return counted
+    fitted = float(1 / (1 + np.exp(-(np.log(target) - intercept) / slope)))
+    return min(counted, float(th[min(int(np.searchsorted(th, fitted)), th.size - 1)]))
 
 
 def det_curve(frr: np.ndarray, fa: np.ndarray, thresholds: np.ndarray = THRESHOLDS) -> list[dict]:

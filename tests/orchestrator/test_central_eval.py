@@ -134,7 +134,7 @@ def test_eval_writes_a_report_and_a_det_plot(central_run, tiny_fleet, tmp_path):
     assert 0 < len(words) < len(speech)
     apart = run_wakeword(
         "eval", "--model", central_run, "--fleet", tiny_fleet.root, "--out", tmp_path / "apart",
-        "--word-strings-apart",
+        "--word-strings-apart", "--threshold-rule", "count",
     )  # fmt: skip
     assert apart.code == 0, apart.stderr[-2000:]
     apart_test = json.loads((tmp_path / "apart" / "report.json").read_text())["test"]
@@ -275,3 +275,20 @@ def test_server_voices_bench_pools_fleets_by_link(tiny_fleet, tmp_path):
     first = pooled.store(f"v1-{ids[0]}")
     assert first.root.is_symlink() and first.root.resolve() == (fleets[1] / "phones" / ids[0]).resolve()
     assert len(first.clips()) == len(tiny_fleet.store(ids[0]).clips())
+
+
+def test_threshold_rules():
+    from orchestrator.evaluation import choose_threshold
+    from wakeword.metrics import NegativeScores
+
+    with pytest.raises(ParameterError, match="threshold rule"):
+        EvalConfig(threshold_rule="max")
+    # 3 h of negatives whose peaks fall off in logit, and one clip far above them: the counted
+    # rule clears that clip, the tail rule reads the curve the others draw
+    rng = np.random.default_rng(0)
+    peaks = 1 / (1 + np.exp(-rng.exponential(1.0, size=1000)))
+    outliers = [0.99999, 0.99998]
+    negatives = [NegativeScores(np.array([p], np.float32), 10.8, "") for p in [*peaks, *outliers]]
+    count = choose_threshold(negatives, EvalConfig(threshold_rule="count"))
+    tail = choose_threshold(negatives, EvalConfig())
+    assert count > 0.99998 and 0.9 < tail < 0.9999

@@ -14,6 +14,7 @@ from wakeword.metrics import (
     false_accepts,
     false_reject_rate,
     operating_point,
+    tail_operating_point,
 )
 
 
@@ -64,3 +65,24 @@ def test_operating_point_is_the_lowest_threshold_meeting_the_target():
     assert operating_point(fa, thresholds, 1.0) == 0.5
     assert operating_point(fa, thresholds, 100) == 0.1
     assert operating_point(np.array([5.0, 5.0]), np.array([0.1, 0.2]), 0.5) == pytest.approx(0.2)
+
+
+def test_tail_operating_point_reads_the_fitted_tail_at_the_target():
+    logit = np.linspace(-2, 8, 201)
+    thresholds = 1 / (1 + np.exp(-logit))
+    fa = 40.0 * np.exp(-(logit - 1.0))  # log FA/h falls by 1 per unit of logit: 40 FA/h at logit 1
+    # a few clips beyond the tail (1 FA/h up to logit 7) pin the counted point
+    fa_counted = np.where(logit < 4.0, fa, np.where(logit < 7.0, 1.0, 0.0))
+    counted = operating_point(fa_counted, thresholds, 0.5)
+    assert counted == pytest.approx(1 / (1 + np.exp(-7.0)), abs=1e-3)
+    # where 0.5 FA/h lies on the fitted line: logit 1 + ln(80)
+    tail = tail_operating_point(fa_counted, thresholds, 0.5, hours=3.0)
+    expected = 1 + np.log(80)
+    assert np.log(tail / (1 - tail)) == pytest.approx(expected, abs=0.06)  # the grid's step
+    assert tail < counted
+    # too few hours for the span to hold enough events, or a curve that does not fall: counted
+    assert tail_operating_point(fa_counted, thresholds, 0.5, hours=1.0) == counted
+    flat = np.where(logit < 7.0, 10.0, 0.0)
+    assert tail_operating_point(flat, thresholds, 0.5, hours=3.0) == operating_point(flat, thresholds, 0.5)
+    # never above the counted point: a tail steeper than the last clips
+    assert tail_operating_point(fa, thresholds, 0.5, hours=3.0) <= operating_point(fa, thresholds, 0.5)

@@ -43,6 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--target-fa-per-hour", type=float, default=0.5, help="operating point (default 0.5 FA/h)"
     )
     parser.add_argument(
+        "--threshold-rule",
+        choices=("tail", "count"),
+        default="tail",
+        help="how the threshold is read off the validation FA/h curve: tail (default; fitted where "
+        "it holds many false accepts, read at the target) or count (the lowest threshold whose "
+        "counted FA/h meets the target: set by the one or two highest validation clips)",
+    )
+    parser.add_argument(
         "--word-strings-apart",
         action="store_true",
         help="report the synthetic phones' strings of dictionary words as hard negatives, not in "
@@ -78,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
         report = evaluate_to(
             out, args.model, fleet, split=args.split, threshold=threshold, progress=bars.update,
             config=EvalConfig(
-                target_fa_per_hour=args.target_fa_per_hour, word_strings_in_fa=not args.word_strings_apart
+                target_fa_per_hour=args.target_fa_per_hour,
+                word_strings_in_fa=not args.word_strings_apart,
+                threshold_rule=args.threshold_rule,
             ),
         )  # fmt: skip
     print(format_summary(report))
