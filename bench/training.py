@@ -250,7 +250,7 @@ def _evaluate_real(run: Path, real, synthetic):
         config,
         word_strings=ev.fleet_word_strings(synthetic, config),
     )
-    threshold = ev.choose_threshold(val.negatives, config)
+    threshold, _ = ev.choose_threshold(val.negatives, config)
     test = ev.score_stores(scorer, [real.store(p) for p in real.phone_ids()], [], config)
     frr, fa = (
         false_reject_rate(test.positives, THRESHOLDS),

@@ -97,7 +97,7 @@ class EvalReport:
     split: str  # "test", "validation" or "all"
     target_fa_per_hour: float  # the operating point asked for
     threshold: float  # the threshold applied (chosen on validation, or the model's)
-    threshold_chosen_on: dict | str  # {"phones": [...], "streams": [...]}, or "model"
+    threshold_chosen_on: dict | str  # {"rule": "tail", "phones": [...], "streams": [...]}, or "model"
     validation: dict | None  # the validation summary at the threshold (None: the model's threshold)
     test: dict  # the reported phones' summary at the threshold
     test_oracle: dict  # the summary at the threshold the test data would have chosen
@@ -264,14 +264,16 @@ def _by_voice_group(test: ScoredSet, groups: dict[str, list[str]], threshold: fl
     }
 
 
-def choose_threshold(negatives: list[NegativeScores], config: EvalConfig) -> float:
+def choose_threshold(negatives: list[NegativeScores], config: EvalConfig) -> tuple[float, str]:
     """The threshold for ``config.target_fa_per_hour`` on validation ``negatives`` by
-    ``config.threshold_rule``."""
+    ``config.threshold_rule``, and the rule that set it ("count" where the tail rule falls back)."""
     fa = fa_per_hour(negatives, THRESHOLDS, config.detector.refractory_windows)
+    counted = operating_point(fa, THRESHOLDS, config.target_fa_per_hour)
     if config.threshold_rule == "count":
-        return operating_point(fa, THRESHOLDS, config.target_fa_per_hour)
+        return counted, "count"
     hours = sum(n.seconds for n in negatives) / 3600
-    return tail_operating_point(fa, THRESHOLDS, config.target_fa_per_hour, hours=hours)
+    tail = tail_operating_point(fa, THRESHOLDS, config.target_fa_per_hour, hours=hours)
+    return tail, "tail" if tail < counted else "count"
 
 
 def fleet_word_strings(fleet: Fleet, config: EvalConfig) -> Callable[[str], bool] | None:
@@ -309,8 +311,9 @@ def evaluate_fleet(
             scorer, [fleet.store(p) for p in fleet.validation_ids()], fleet.streams("validation"),
             config, progress=progress, label="validation", word_strings=words,
         )  # fmt: skip
-        threshold = choose_threshold(val.negatives, config)
+        threshold, rule = choose_threshold(val.negatives, config)
         chosen_on = {
+            "rule": rule,
             "phones": fleet.validation_ids(),
             "streams": [s.phone_id for s in fleet.streams("validation")],
         }

@@ -289,6 +289,8 @@ def test_threshold_rules():
     peaks = 1 / (1 + np.exp(-rng.exponential(1.0, size=1000)))
     outliers = [0.99999, 0.99998]
     negatives = [NegativeScores(np.array([p], np.float32), 10.8, "") for p in [*peaks, *outliers]]
-    count = choose_threshold(negatives, EvalConfig(threshold_rule="count"))
-    tail = choose_threshold(negatives, EvalConfig())
-    assert count > 0.99998 and 0.9 < tail < 0.9999
+    count, rule = choose_threshold(negatives, EvalConfig(threshold_rule="count"))
+    tail, tail_rule = choose_threshold(negatives, EvalConfig())
+    assert count > 0.99998 and 0.9 < tail < 0.9999 and (rule, tail_rule) == ("count", "tail")
+    # too few hours for the fit (a third of them): the counted rule, said so
+    assert choose_threshold(negatives[::3], EvalConfig())[1] == "count"

@@ -96,6 +96,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _how_chosen(report) -> str:
+    """How the threshold was read off the validation curve."""
+    chosen = report.threshold_chosen_on
+    if isinstance(chosen, dict) and chosen.get("rule") == "tail":
+        return "read off the validation FA/h curve's tail (fitted where it holds many false accepts)"
+    return "chosen on validation (the lowest whose counted FA/h meets it)"
+
+
 def _model_threshold(model: Path) -> float:
     """The threshold a .tflite file ships with, or the one a run's newest evaluation recommends."""
     if model.suffix == ".tflite":
@@ -124,7 +132,7 @@ def format_summary(report) -> str:
     chosen = (
         f"threshold {report.threshold:.4f} from the model (nothing tuned on this fleet)"
         if val is None
-        else f"threshold {report.threshold:.4f} chosen on validation for <= {target:g} FA/h "
+        else f"threshold {report.threshold:.4f} {_how_chosen(report)} for {target:g} FA/h "
         f"(validation: FRR {val['frr']:.1%}, {val['fa_per_hour']:.2f} FA/h)"
     )
     lines = [chosen]
