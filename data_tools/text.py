@@ -320,11 +320,16 @@ def is_word_string(text: str, *, source: str = DEFAULT_SENTENCES, commands: tupl
         return False
     if "templates" in source.split("+"):
         return not set(text.lower().split()) <= _template_words()
-    examples = set(wordnet_examples())
+    examples = _wordnet_set()
     parts = text.split(", ")
     return not (text in examples or any(
         ", ".join(parts[:i]) in examples and ", ".join(parts[i:]) in examples for i in range(1, len(parts))
     ))  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1)
+def _wordnet_set() -> frozenset[str]:
+    return frozenset(wordnet_examples())
 
 
 @functools.lru_cache(maxsize=1)

@@ -38,17 +38,19 @@ class VirtualMicrophone:
                 raise RuntimeError(f"{tool} is missing: `make setup` installs pulseaudio-utils")
         self._saved = {k: os.environ.get(k) for k in self.env}
         os.environ.update(self.env)
-        subprocess.run(
-            ["pulseaudio", "-D", "--exit-idle-time=-1", "-n", "--use-pid-file=yes",
+        # a child, not a daemon, that dies with this process: a test run killed before its
+        # teardown (kill -9, a timeout) leaves no server behind
+        self._server = subprocess.Popen(
+            ["pulseaudio", "--daemonize=no", "--exit-idle-time=-1", "-n", "--use-pid-file=yes",
              f"--load=module-null-sink sink_name={SINK}", "--load=module-native-protocol-unix"],
-            check=True, capture_output=True, timeout=30,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent,
         )  # fmt: skip
+        self.pid = self._server.pid
         deadline = time.monotonic() + 10
         while subprocess.run(["pactl", "info"], capture_output=True).returncode != 0:
-            if time.monotonic() > deadline:
+            if self._server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the virtual PulseAudio server did not start")
             time.sleep(0.1)
-        self.pid = int((self.runtime / "pulse" / "pid").read_text().split()[0])
         subprocess.run(["pactl", "set-default-sink", SINK], check=True)
         subprocess.run(["pactl", "set-default-source", f"{SINK}.monitor"], check=True)
         _refresh_portaudio()
@@ -61,11 +63,11 @@ class VirtualMicrophone:
     def stop(self) -> None:
         if self.pid is not None:
             subprocess.run(["pactl", "exit"], capture_output=True, timeout=10)
-            deadline = time.monotonic() + 10
-            while _alive(self.pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if _alive(self.pid):
-                os.kill(self.pid, signal.SIGKILL)
+            try:
+                self._server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._server.kill()
+                self._server.wait(timeout=10)
             self.pid = None
         for key, value in self._saved.items():
             if value is None:
@@ -76,12 +78,11 @@ class VirtualMicrophone:
         shutil.rmtree(self.runtime, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the process that started it ends (Linux prctl)."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _refresh_portaudio() -> None:
