@@ -53,11 +53,8 @@ __all__ = [
 TOP_NEGATIVES = 5  # validation negatives a report names (those that set the threshold)
 SOURCE_TEXT = 60  # characters of a negative clip's text in its name
 WORD_STRINGS = "word_string"  # the report's name of the synthetic phones' word strings
-REPORTED_KINDS = (*HARD_KINDS, WORD_STRINGS)
-THRESHOLD_RULES = (
-    "tail",
-    "count",
-)  # EvalConfig.threshold_rule  # negatives reported as a share of clips accepted
+REPORTED_KINDS = (*HARD_KINDS, WORD_STRINGS)  # negatives reported as a share of clips accepted
+THRESHOLD_RULES = ("tail", "count")  # EvalConfig.threshold_rule
 
 
 @dataclass(frozen=True)
