@@ -155,3 +155,13 @@ class FleetConfig:
     @property
     def clips_per_phone(self) -> int:
         return self.positives + self.partials + self.soundalikes + self.confusables + self.speech + self.noise
+
+
+# a phone's clips of each kind, which a share scales (the server's speakers, the demo's phones)
+CLIP_COUNTS = ("positives", "in_sentence", "partials", "soundalikes", "speech", "noise")
+
+
+def clip_counts(share: float) -> dict[str, int]:
+    """A phone's clips of each kind (:class:`FleetConfig`'s defaults) times ``share``, at least one."""
+    phone = FleetConfig()
+    return {name: max(1, round(getattr(phone, name) * share)) for name in CLIP_COUNTS}

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data_tools.fleet import Fleet, write_fleet_description
-from data_tools.fleet_config import SOUNDALIKE_CHANGES
+from data_tools.fleet_config import SOUNDALIKE_CHANGES, clip_counts
 from data_tools.public_speech import add_public_speech
 from data_tools.synth import OWNER_VOICES, FleetConfig, synth_fleet
 from data_tools.text import DEFAULT_SENTENCES, SENTENCE_SOURCES, normalize_phrase
@@ -62,7 +62,6 @@ KEY_NEUTRAL = {
     "voice_shift": 0.0,
     "soundalike_changes": "any",
 }
-CLIP_COUNTS = ("positives", "in_sentence", "partials", "soundalikes", "speech", "noise")
 
 
 @dataclass(frozen=True)
@@ -159,8 +158,7 @@ class PretrainConfig:
         """The server's own fleet: ``server_voices`` training speakers (a tenth validate) and one
         held out (a fleet needs one), no background streams, no Kokoro among other people."""
         devices = self.server_voices + 1
-        phone = FleetConfig()
-        clips = {name: max(1, round(getattr(phone, name) * self.server_clip_share)) for name in CLIP_COUNTS}
+        clips = clip_counts(self.server_clip_share)
         return FleetConfig(
             phrase=phrase, devices=devices, test_fraction=1 / devices, seed=SERVER_SEED,
             background_minutes=0, other_kokoro_texts=0, other_take_repeats=0,

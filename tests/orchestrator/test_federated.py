@@ -244,6 +244,9 @@ def _final_weights(run: Path) -> list[np.ndarray]:
     return load_run(run)[0].get_weights()
 
 
+# slow: the default suite kills the default recipe's federated phase instead (test_pretraining:
+# resumed to the same weights, refused without --resume); this one is federated from scratch
+@pytest.mark.slow
 def test_resume_after_kill_9_ends_at_the_same_model(tiny_fleet, tmp_path):
     whole = _train_cli(tiny_fleet.root, tmp_path / "whole")  # the uninterrupted run, alongside
     crashed = _train_cli(tiny_fleet.root, tmp_path / "crashed")

@@ -103,6 +103,9 @@ def test_a_second_run_reuses_the_server_model_and_resumes_after_kill_9(default_r
     latest = tmp_path / "run" / "checkpoints" / "latest.json"
     _kill_when(crashed, lambda: latest.exists() and json.loads(latest.read_text())["round"] >= 1, "round")
     assert not (tmp_path / "run" / "run.json").exists()
+    refused = _train(tiny_fleet.root, tmp_path / "run", root / "cache")  # a run is there: say --resume
+    _, err = refused.communicate(timeout=600)
+    assert refused.returncode == 1 and "--resume" in err and "Traceback" not in err
     log = _finish(_train(tiny_fleet.root, tmp_path / "run", root / "cache", "--resume"))
     assert f"server pre-training: reusing {server}" in log and "resuming after round" in log
     assert (server / "model.keras").stat().st_mtime_ns == stamp

@@ -14,8 +14,8 @@ HELP = "run the whole pipeline on a small default fleet"
 
 
 # DemoConfig's settings, with their defaults
-FLAGS = ("out", "phrase", "devices", "rounds", "server_voices", "server_clip_share", "server_epochs",
-         "background_minutes")  # fmt: skip
+FLAGS = ("out", "phrase", "devices", "rounds", "clip_share", "server_voices", "server_clip_share",
+         "server_epochs", "background_minutes")  # fmt: skip
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

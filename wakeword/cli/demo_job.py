@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wakeword.errors import ParameterError
-from wakeword.options import setting
+from wakeword.options import check_range, setting
 
 TIMING_TOLERANCE_S = 0.3  # a detection matches a spoken phrase if start and end are this close
 
@@ -32,6 +32,9 @@ class DemoConfig:
     # a third of the streams are validation negatives, which choose the threshold
     background_minutes: float = setting(90.0, doc="negative streams for false accepts per hour")
     rounds: int = setting(30, doc="federated fine-tuning rounds")
+    clip_share: float = setting(
+        1.0, doc="clips per phone as a share of a fleet's default (0.05-1; less: faster)"
+    )
     # The default recipe's server (`wakeword train`'s): its model ships for "hey computer"
     # (orchestrator/server_models), so the demo's phase 1 is instant; another phrase makes its own
     # once per machine (about 21 minutes on 2 cores, docs/BENCHMARKS.md).
@@ -50,6 +53,7 @@ class DemoConfig:
     other_kokoro_texts: int = 0
 
     def __post_init__(self) -> None:
+        check_range("clip_share", self.clip_share, low=0.05, high=1)
         if self.devices < 3:
             raise ParameterError(
                 f"`devices` must be at least 3 (training, validation and held-out phones), got {self.devices}"
@@ -91,6 +95,7 @@ def run_demo(
 
 
 def _make_fleet(config: DemoConfig, *, progress: Callable | None, echo: Callable):
+    from data_tools.fleet_config import clip_counts
     from data_tools.synth import FleetConfig, synth_fleet
 
     fleet_dir = config.out / "fleet"
@@ -101,6 +106,7 @@ def _make_fleet(config: DemoConfig, *, progress: Callable | None, echo: Callable
         seed=config.seed,
         background_minutes=config.background_minutes,
         other_kokoro_texts=config.other_kokoro_texts,
+        **clip_counts(config.clip_share),
     )
     return synth_fleet(
         fleet_config,
