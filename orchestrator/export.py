@@ -40,7 +40,6 @@ import numpy as np
 
 from models.registry import with_frontend
 from orchestrator.export_checks import FLOAT_TOLERANCE, ExportCheckError, convert_with, detector_windows
-from orchestrator.export_trainable import NEGATIVE_STREAMS
 from wakeword.detector import DetectorConfig
 from wakeword.errors import ParameterError
 from wakeword.fileio import atomic_write
@@ -74,18 +73,14 @@ class ExportConfig:
     # a trainable file's hidden block before the output unit trains too, where the model has one
     # (False: the output unit alone, as before; measured in bench.personalize)
     train_block: bool = True
-    # files of other speech the server synthesizes for a trainable file's negatives, whose windows
-    # the model scores highest ship (orchestrator.export_trainable.mined_negatives; ~3 min of synthesis)
-    negative_streams: int = NEGATIVE_STREAMS
 
     def __post_init__(self) -> None:
         if self.quantize is not None and self.quantize not in QUANTIZE_MODES:
             raise ParameterError(f"`quantize` must be one of {QUANTIZE_MODES}, got {self.quantize!r}")
         if self.threshold is not None and not 0 < self.threshold < 1:
             raise ParameterError(f"`threshold` must be between 0 and 1, got {self.threshold}")
-        for name in ("calibration_clips", "check_clips", "negative_streams"):
-            if getattr(self, name) < 1:
-                raise ParameterError(f"`{name}` must be >= 1, got {getattr(self, name)}")
+        if self.calibration_clips < 1 or self.check_clips < 1:
+            raise ParameterError("calibration_clips and check_clips must be >= 1")
         if self.trainable and (self.quantize not in (None, "none") or self.streaming):
             raise ParameterError(
                 "`trainable` files are float and whole-window: `quantize` none, no `streaming`"
@@ -278,16 +273,14 @@ def _trainable(run: Path, classifier, window, clips, config: ExportConfig, metad
     from data_tools.server_audio import phrase_stream
     from orchestrator import export_trainable as trainable
     from orchestrator.trainable_tail import L2_TO_BASE
-    from wakeword.scoring import KerasScorer
 
-    say(f"synthesizing {config.negative_streams} files of other speech for on-device training")
+    say("synthesizing negatives for on-device training (server-side voices, other speech)")
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 3]))
     streams = [
         phrase_stream(metadata["phrase"], occurrences=0, other_speech=4, split="train", rng=rng).audio
-        for _ in range(config.negative_streams)
+        for _ in range(4)
     ]
-    scorer = KerasScorer(classifier, window)
-    negatives = trainable.mined_negatives([scorer(s) for s in streams], streams, window)
+    negatives = detector_windows(streams, window, per_clip=trainable.NEGATIVE_WINDOWS // len(streams))
     say("converting to a trainable float TFLite file")
     flatbuffer, error, tail = trainable.export_trainable_checked(
         run, classifier, window, clips, negatives, block=config.train_block
@@ -299,7 +292,6 @@ def _trainable(run: Path, classifier, window, clips, config: ExportConfig, metad
         "learning_rate": {"output": trainable.LEARNING_RATE, "block": trainable.BLOCK_LEARNING_RATE},
         "l2_to_base": L2_TO_BASE,
         "negatives": len(negatives),
-        "negatives_mined": {"streams": config.negative_streams, "hardest": trainable.HARD_NEGATIVES},
     }
     return flatbuffer, error, None
 

@@ -13,8 +13,7 @@ it) is a set of resource variables; seven signatures, builtin ops only:
 - ``logits``: ``features`` ``(TRAIN_BATCH, C)`` -> ``logits`` ``(TRAIN_BATCH, 1)``, the tail now;
 - ``save``: -> every tail weight by name; ``restore``: the same names -> the same, now in place;
 - ``negatives``: -> ``features`` ``(NEGATIVE_WINDOWS, C)``: the features of windows of other
-  speech the server synthesized, so the phone trains against negatives it never recorded (half of
-  them the pool's windows the model scores highest, :func:`mined_negatives`).
+  speech the server synthesized, so the phone trains against negatives it never recorded.
 
 The frozen body does not train: its gradient needs ops TFLite's builtins lack (convolution
 backprop, ``BroadcastGradientArgs``), and a phone has a few takes, not thousands.
@@ -29,78 +28,20 @@ import numpy as np
 
 from orchestrator.export_checks import FLOAT_TOLERANCE, ExportCheckError, convert_with, detector_windows
 from orchestrator.trainable_tail import OUTPUT_WEIGHTS, find_tail, tail_logits, tail_step
-from wakeword.scoring import pad_for_streaming
 from wakeword.window import WindowConfig
 
-__all__ = [
-    "NEGATIVE_WINDOWS",
-    "TRAIN_BATCH",
-    "convert_trainable",
-    "learning_rate",
-    "mined_negatives",
-    "trainable_module",
-]
+__all__ = ["NEGATIVE_WINDOWS", "TRAIN_BATCH", "convert_trainable", "learning_rate", "trainable_module"]
 
 TRAIN_BATCH = 32  # examples per `train` call (static shapes convert to builtin ops only)
 LEARNING_RATE = 0.5  # plain gradient descent on the output unit (its features are O(1))
 BLOCK_LEARNING_RATE = 0.1  # on the hidden block before it, where the model has one
 NEGATIVE_WINDOWS = 256  # windows of server-synthesized other speech whose features ship in the file
-# of them, the windows the shipped model scores highest in a pool of such speech, the rest spread
-# over the pool's other scores: trained against windows of evenly spaced times only, the owner's
-# tail learnt to score all speech higher and fired 0.6-7.4 times an hour on LibriSpeech and streams
-# (4 owners); against these, none (docs/BENCHMARKS.md section 8, session 36)
-HARD_NEGATIVES = 128
-NEGATIVE_STREAMS = 64  # the pool: server-synthesized files of 4 other sentences each (~19k windows)
 SIGNATURES = ("infer", "embed", "train", "logits", "save", "restore", "negatives")
 
 
 def learning_rate(name: str) -> float:
     """The gradient-descent step of weight ``name`` (:mod:`orchestrator.trainable_tail`)."""
     return LEARNING_RATE if name in OUTPUT_WEIGHTS else BLOCK_LEARNING_RATE
-
-
-def mined_negatives(
-    scores: list[np.ndarray],
-    clips: list[np.ndarray],
-    window: WindowConfig,
-    *,
-    total: int = NEGATIVE_WINDOWS,
-    hardest: int = HARD_NEGATIVES,
-) -> np.ndarray:
-    """The negative windows a trainable file ships: of every detector window of ``clips`` (other
-    speech, no phrase), the ``hardest`` the model scores highest, and ``total - hardest`` more at
-    evenly spaced ranks of the others' scores.
-
-    Parameters
-    ----------
-    scores : list of np.ndarray [shape=(n_windows,)]
-        The model's score of each streamed window of each clip (:class:`wakeword.scoring.KerasScorer`).
-    clips : list of np.ndarray [shape=(samples,)]
-        Float32 audio, 16 kHz.
-    window : WindowConfig
-    total, hardest : int
-
-    Returns
-    -------
-    np.ndarray [shape=(min(total, windows), window.samples)]
-        Float32 windows, hardest first.
-    """
-    if len(scores) != len(clips) or not 0 <= hardest <= total:
-        raise ValueError("one score array per clip and 0 <= hardest <= total")
-    flat = np.concatenate(scores)
-    clip_of = np.repeat(np.arange(len(clips)), [len(s) for s in scores])
-    index = np.concatenate([np.arange(len(s)) for s in scores])
-    order = np.argsort(-flat, kind="stable")
-    top, rest = order[:hardest], order[hardest:]
-    spread = rest[np.linspace(0, len(rest) - 1, min(total - hardest, len(rest))).round().astype(int)]
-    padded = {}
-    out = []
-    for i in np.concatenate([top, spread]) if rest.size else top:
-        if clip_of[i] not in padded:
-            padded[clip_of[i]] = pad_for_streaming(clips[clip_of[i]], window)[0]
-        start = index[i] * window.stride_samples
-        out.append(padded[clip_of[i]][start : start + window.samples])
-    return np.stack(out).astype(np.float32)
 
 
 def batched(model, windows, *, batch: int = 64) -> np.ndarray:

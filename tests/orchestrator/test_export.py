@@ -170,10 +170,6 @@ def test_bad_inputs_get_one_line_errors(tmp_path):
     assert_one_line_error(
         run_wakeword("export", run, "--out", tmp_path / "m.tflite", "--threshold", "2"), "--threshold"
     )
-    assert_one_line_error(
-        run_wakeword("export", run, "--out", tmp_path / "m.tflite", "--trainable", "--negative-streams", "0"),
-        "--negative-streams",
-    )
     with pytest.raises(WakewordError, match="has no streaming form"):
         export_run(run, tmp_path / "m.tflite", config=ExportConfig(streaming=True))
 
@@ -196,26 +192,3 @@ def test_int8_files_reach_the_high_thresholds_low_false_accepts_need(tmp_path, n
     export_run(tmp_path / "high", out, config=config)
     scores = TFLiteScorer(out, DEFAULT_WINDOW)(phrase_audio["flite"])
     assert scores.min() > 0.999, scores.min()
-
-
-def test_mined_negatives_are_the_hardest_windows_then_a_spread_of_the_rest(rng):
-    """The windows a trainable file ships: the highest-scoring first (as streamed: window k starts
-    k strides into the padded clip), then evenly spaced ranks of the others down to the lowest."""
-    from orchestrator.export_trainable import mined_negatives
-    from wakeword.scoring import pad_for_streaming
-
-    clips = [rng.standard_normal(16000 * s).astype(np.float32) for s in (2, 3)]
-    counts = [pad_for_streaming(c, DEFAULT_WINDOW)[1] for c in clips]
-    scores = [rng.random(n) for n in counts]
-    scores[1][7], scores[0][3], scores[1][2] = 2.0, 1.5, -1.0  # hardest two, then the easiest
-
-    def window(clip: int, index: int) -> np.ndarray:
-        start = index * DEFAULT_WINDOW.stride_samples
-        return pad_for_streaming(clips[clip], DEFAULT_WINDOW)[0][start : start + DEFAULT_WINDOW.samples]
-
-    out = mined_negatives(scores, clips, DEFAULT_WINDOW, total=10, hardest=2)
-    assert out.shape == (10, DEFAULT_WINDOW.samples) and out.dtype == np.float32
-    for got, (clip, index) in zip(out[[0, 1, -1]], [(1, 7), (0, 3), (1, 2)]):
-        np.testing.assert_array_equal(got, window(clip, index))
-    assert len({w.tobytes() for w in out}) == 10
-    assert mined_negatives(scores, clips, DEFAULT_WINDOW, total=10_000, hardest=5).shape[0] == sum(counts)

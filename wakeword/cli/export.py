@@ -49,12 +49,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(speech_dnn) the dense block before it train",
     )
     parser.add_argument(
-        "--negative-streams",
-        type=int,
-        help="with --trainable: files of other speech the server synthesizes, of whose windows the "
-        "ones the model scores highest ship as the phone's negatives (default 64, ~3 min)",
-    )
-    parser.add_argument(
         "--max-quantization-error",
         type=float,
         default=0.25,
@@ -70,7 +64,6 @@ def run(args: argparse.Namespace) -> int:
     config = ExportConfig(
         quantize=args.quantize,
         trainable=args.trainable,
-        **({} if args.negative_streams is None else {"negative_streams": args.negative_streams}),
         threshold=args.threshold,
         max_quantization_error=args.max_quantization_error,
         streaming=False if args.window else None,
