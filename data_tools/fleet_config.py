@@ -159,6 +159,7 @@ class FleetConfig:
 
 # a phone's clips of each kind, which a share scales (the server's speakers, the demo's phones)
 CLIP_COUNTS = ("positives", "in_sentence", "partials", "soundalikes", "speech", "noise")
+MIN_CLIP_SHARE = 0.05  # the smallest share a setting accepts (2 of a phone's 40 phrase takes)
 
 
 def clip_counts(share: float) -> dict[str, int]:

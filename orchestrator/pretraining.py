@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data_tools.fleet import Fleet, write_fleet_description
-from data_tools.fleet_config import SOUNDALIKE_CHANGES, clip_counts
+from data_tools.fleet_config import MIN_CLIP_SHARE, SOUNDALIKE_CHANGES, clip_counts
 from data_tools.public_speech import add_public_speech
 from data_tools.synth import OWNER_VOICES, FleetConfig, synth_fleet
 from data_tools.text import DEFAULT_SENTENCES, SENTENCE_SOURCES, normalize_phrase
@@ -52,7 +52,6 @@ SHIPPED_SERVER_MODELS = Path(__file__).resolve().parent / "server_models"
 SERVER_FORMAT = 1  # bump when the same settings would make a different server model
 SERVER_SEED = 2  # the server's synthesis: another seed than a fleet's default (1)
 PUBLIC_SPEECH = ("asterisk", "none")  # real recordings the server may add (data_tools.public_speech)
-# A server speaker's clips, scaled by ``server_clip_share`` from a phone's (FleetConfig's defaults).
 # Fleet settings left out of a server model's key at these values: what the server did before they existed.
 KEY_NEUTRAL = {
     "pronunciation_variants": 0.0,
@@ -150,7 +149,7 @@ class PretrainConfig:
         check_range("server_confusables", self.server_confusables, low=0)
         check_range("server_pronunciation_variants", self.server_pronunciation_variants, low=0, high=1)
         check_range("server_epochs", self.server_epochs, low=1)
-        check_range("server_clip_share", self.server_clip_share, low=0.05, high=1)
+        check_range("server_clip_share", self.server_clip_share, low=MIN_CLIP_SHARE, high=1)
         check_choice("server_owner_voices", self.server_owner_voices, OWNER_VOICES)
         check_choice("server_public_speech", self.server_public_speech, PUBLIC_SPEECH)
 

@@ -2,8 +2,8 @@
 
 Synthesizes a fleet, trains federated with TFF, evaluates on held-out phones, exports a
 TFLite model, detects the phrase in a generated recording with it and prints a summary.
-Re-running reuses what is already built in --out; change --phrase or --devices for another fleet
-(use a new --out for it).
+Re-running reuses what is already built in --out; change --phrase, --devices or
+--clip-share for another fleet (use a new --out for it).
 """
 
 from __future__ import annotations

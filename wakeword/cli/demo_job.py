@@ -53,7 +53,9 @@ class DemoConfig:
     other_kokoro_texts: int = 0
 
     def __post_init__(self) -> None:
-        check_range("clip_share", self.clip_share, low=0.05, high=1)
+        from data_tools.fleet_config import MIN_CLIP_SHARE
+
+        check_range("clip_share", self.clip_share, low=MIN_CLIP_SHARE, high=1)
         if self.devices < 3:
             raise ParameterError(
                 f"`devices` must be at least 3 (training, validation and held-out phones), got {self.devices}"
