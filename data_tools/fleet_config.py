@@ -55,7 +55,7 @@ class FleetConfig:
     )
     neural_phrase_takes: int = setting(
         NEURAL_PHRASE_TAKES,
-        doc="distinct takes of the phrase by a Kokoro or Piper owner (about 1 s of CPU each; the "
+        doc="distinct takes of the phrase by a Kokoro or Piper owner (2-4 s of one core each; the "
         "rest of its positives reuse them in new rooms, noise and tempo)",
     )
     # a quarter, as among the server's own speakers: with every owner saying the dictionary's form,

@@ -53,7 +53,8 @@ def ipa(text: str, *, language: str = "en-us") -> str:
     return " ".join(espeak_transcription(text, flag="--ipa", voice=language).split())
 
 
-def _session(path: str):
+def _session(model: str | bytes):
+    """An onnxruntime session of a model file (or its bytes)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -61,9 +62,10 @@ def _session(path: str):
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     try:
-        return ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors for a corrupt file
-        raise VoiceAssetError(f"{path}: cannot be loaded ({type(exc).__name__}); {REINSTALL}") from None
+        name = model if isinstance(model, str) else "the model"
+        raise VoiceAssetError(f"{name}: cannot be loaded ({type(exc).__name__}); {REINSTALL}") from None
 
 
 @functools.lru_cache(maxsize=1)

