@@ -181,13 +181,16 @@ def _in_sentence(synth: PhoneSynth, phrase: str) -> tuple[np.ndarray, tuple[floa
 
 
 def synth_stream(config: FleetConfig, index: int, seconds: float, rng: np.random.Generator) -> np.ndarray:
-    """A long negative stream: held-out voices talking (with partials and sound-alikes of the phrase
-    mixed in, about one every 30 s), pauses and noise-only stretches, in one room and noise."""
+    """A long negative stream: held-out voices talking (with parts of the phrase, and sound-alikes
+    if ``config.stream_hard`` says so, mixed in about every 30 s), pauses and noise-only stretches,
+    in one room and noise."""
     phrase = normalize_phrase(config.phrase)
     profile = sample_profiles(1, test_phones=1, rng=rng, first_index=index)[0]
     profile = dataclasses.replace(profile, phone_id=f"stream-{index:03d}")
     synth = PhoneSynth(profile, rng, kokoro_texts=config.other_kokoro_texts, sentences=config.sentences)
-    hard = partials(phrase) + _soundalikes(config, phrase, 12, rng)
+    hard = partials(phrase)
+    if config.stream_hard == "partials+soundalikes":
+        hard += _soundalikes(config, phrase, 12, rng)
     n_total = round(seconds * SAMPLE_RATE)
     out = np.zeros(n_total, dtype=np.float32)
     pos = 0
@@ -198,7 +201,7 @@ def synth_stream(config: FleetConfig, index: int, seconds: float, rng: np.random
             piece = synth.noise_clip()
         else:
             k = int(rng.integers(len(voices)))
-            if roll < 0.15:
+            if roll < 0.15 and hard:
                 voice, text = voices[k], hard[rng.integers(len(hard))]
             else:
                 voice, text = synth.next_other(voices, k, avoid=phrase, repeats=config.other_take_repeats)

@@ -60,6 +60,7 @@ KEY_NEUTRAL = {
     "sentences": DEFAULT_SENTENCES,
     "voice_shift": 0.0,
     "soundalike_changes": "any",
+    "stream_hard": "partials+soundalikes",
 }
 
 
@@ -181,7 +182,10 @@ def server_cache(cache: str | os.PathLike | None = None) -> Path:
 def fleet_key_settings(fleet: FleetConfig) -> dict:
     """The fleet settings that name a server model (or a bench's server fleet): all of them but
     those at the value they had before they existed, so that older keys stay valid."""
-    return {k: v for k, v in dataclasses.asdict(fleet).items() if KEY_NEUTRAL.get(k, object()) != v}
+    settings = dataclasses.asdict(fleet)
+    if not fleet.background_minutes:  # no streams: how they would be made shapes nothing
+        settings.pop("stream_hard")
+    return {k: v for k, v in settings.items() if KEY_NEUTRAL.get(k, object()) != v}
 
 
 def _key(phrase: str, fleet: FleetConfig, central: CentralConfig, public_speech: str) -> str:

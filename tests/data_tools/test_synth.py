@@ -12,6 +12,7 @@ import pytest
 
 from data_tools.check import check
 from data_tools.fleet import Fleet, voice_group
+from data_tools.fleet_config import BEFORE_IT_EXISTED
 from data_tools.profiles import is_held_out_voice
 from data_tools.synth import FleetConfig, synth_fleet
 from tests.helpers import assert_one_line_error, run_wakeword
@@ -147,6 +148,11 @@ def test_a_fleet_from_before_a_setting_existed_resumes_as_it_was_made(tiny_fleet
     synth_fleet(FleetConfig(**{**older, "other_take_repeats": 0}), copy, jobs=1)
     with pytest.raises(StoreError, match=r"other settings \(other_take_repeats\)"):
         synth_fleet(FleetConfig(**older), copy)
+    # nor did it keep sound-alikes out of its streams
+    del description["settings"]["stream_hard"]
+    (copy / "fleet.json").write_text(json.dumps(description))
+    with pytest.raises(StoreError, match=r"other settings \(stream_hard\)"):
+        synth_fleet(FleetConfig(**{**older, "other_take_repeats": 0}), copy)
 
 
 def test_unspeakable_phrase():
@@ -285,3 +291,33 @@ def test_voice_shift_lowers_each_owner_once_and_other_people_per_utterance(rng):
     assert np.array_equal(plain.noise_clip(), shifted.noise_clip())  # the phone's draws unchanged
     with pytest.raises(ParameterError, match="`voice_shift`"):
         FleetConfig(voice_shift=-1)
+
+
+def test_streams_mix_in_sound_alikes_only_when_asked(monkeypatch):
+    """The default streams mix in parts of the phrase only; a fleet from before the setting
+    existed (or one that asks) gets sound-alikes too, drawn as they were."""
+    from data_tools import synth as synth_module
+    from data_tools.phone_synth import PhoneSynth
+
+    said, speak = [], PhoneSynth.speak
+
+    def heard(self, text, **options):
+        said.append(text)
+        return speak(self, text, **options)
+
+    monkeypatch.setattr(PhoneSynth, "speak", heard)
+    monkeypatch.setattr(synth_module, "_soundalikes", lambda config, phrase, limit, rng: ["sentinel"])
+
+    def texts(**settings):
+        said.clear()
+        config = FleetConfig(**{**TINY.__dict__, "other_take_repeats": 0, **settings})
+        synth_module.synth_stream(config, 0, 300.0, np.random.default_rng(3))
+        return set(said)
+
+    assert FleetConfig().stream_hard == "partials"
+    default = texts()
+    assert "sentinel" not in default and {"hey", "computer"} & default
+    assert "sentinel" in texts(stream_hard="partials+soundalikes")
+    assert "sentinel" in texts(**{"stream_hard": BEFORE_IT_EXISTED["stream_hard"]})
+    with pytest.raises(ParameterError, match="`stream_hard`"):
+        FleetConfig(stream_hard="soundalikes")

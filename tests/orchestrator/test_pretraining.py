@@ -141,6 +141,8 @@ def test_settings_are_checked():
     # (the "hey computer" model shipped before pronunciation variants, confusables, sentences and
     # consonant-only sound-alikes)
     assert server_path("hey computer", plain, **where).parent.name == "hey-computer-6dcb23d500a4"
+    # the server makes no streams: how a fleet's streams are made leaves its key as it was
+    assert server_path("hey computer", PretrainConfig(), **where).parent.name == "hey-computer-c7fb56c83652"
     with pytest.raises(ParameterError, match="`server_confusables`"):
         PretrainConfig(server_confusables=-1)
     consonant = PretrainConfig(**{**old, "server_soundalike_changes": "consonant"})
