@@ -164,7 +164,8 @@ def score_stores(
                 phone.positives.append(PositiveScores(scores, first, last))
             elif clip.kind in HARD_KINDS:
                 # dense adversarial clips: reported as an accept rate, not counted in FA/h (the
-                # background streams still mix some in, as everyday speech does)
+                # background streams mix in parts of the phrase, as everyday speech does; a fleet
+                # made before FleetConfig.stream_hard existed, sound-alikes too)
                 phone.hard[clip.kind].append(NegativeScores(scores, clip.duration, _source(store, clip)))
             elif synthetic and clip.kind == "speech" and word_strings(clip.text):
                 phone.hard[WORD_STRINGS].append(NegativeScores(scores, clip.duration, _source(store, clip)))

@@ -18,7 +18,7 @@ SYNTH = (
     "phrase", "devices", "seed", "test_fraction", "positives", "in_sentence", "partials", "soundalikes",
     "speech", "noise", "owner_voices", "other_kokoro_texts", "neural_phrase_takes", "background_minutes",
     "stream_minutes", "pronunciation_variants", "confusables", "other_take_repeats",
-    "sentences", "voice_shift", "soundalike_changes",
+    "sentences", "voice_shift", "soundalike_changes", "stream_hard",
 )  # fmt: skip
 
 
