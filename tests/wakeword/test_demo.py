@@ -17,6 +17,10 @@ def test_demo_runs_end_to_end_and_reuses_its_output(tmp_path):
     # "real recordings": a count where ../shared/speech is, else why there is none
     for line in ("FRR at 0.5 FA/h", "federated rounds", "hard negatives", "TFLite model", "real recordings"):
         assert line in out
+    # what each phase gained: its model's FRR on the validation phones, at its own threshold there
+    rows = ("  server pre-training ", "  federated fine-tuning ")
+    phases = [line for line in out.splitlines() if line.startswith(rows)]
+    assert len(phases) == 2 and all("FRR " in line and "at 0.5 FA/h" in line for line in phases), phases
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
     assert summary["detection"]["phrases"] == 3 and len(summary["detection"]["spans"]) == 3
     assert (tmp_path / "demo" / "model.tflite").stat().st_size > 10_000

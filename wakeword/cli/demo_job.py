@@ -202,7 +202,7 @@ def _summary(config: DemoConfig, fleet, description, reports, tflite, detection,
             f"{len(fleet.training_ids())} / {len(fleet.validation_ids())} / {len(fleet.phone_ids('test'))}"
         ),
         "model": f"{description.model} ({description.parameters:,} parameters)",
-        **_phase_rows(description),
+        **_phase_rows(description, reports),
         "federated rounds": len(description.history),
         f"FRR at {config.target_fa_per_hour:g} FA/h (threshold from validation)": f"{test['frr']:.1%}",
         "FA/h on held-out audio at that threshold": (
@@ -274,12 +274,19 @@ def _real_line(config: DemoConfig, real: dict | None) -> str:
     return f"not counted: {shared} holds no Precise recordings of {config.phrase!r}"
 
 
-def _phase_rows(description) -> dict:
-    """What each training phase took, and the validation phones' federated loss after it."""
+def _phase_rows(description, reports: tuple = (None, None)) -> dict:
+    """What each training phase took, the validation phones' federated loss after it, and what its
+    model misses on the validation phones at the threshold chosen for it there (``reports``: the
+    fine-tuned model's evaluation, the server model's)."""
+    report, server = reports
+    evaluated = {"server pre-training": server, "federated fine-tuning": report}
     rows = {}
     for phase in description.phases or []:
         val = phase["validation"]
         after = f"validation loss {val['loss']:.4f}, " if "loss" in val else ""
+        scored = evaluated.get(phase["phase"])
+        if scored is not None and scored.validation:
+            after += f"FRR {scored.validation['frr']:.1%} at {scored.target_fa_per_hour:g} FA/h, "
         reused = " (cached model reused)" if phase.get("reused") else ""
         reused = " (the model shipped with wakeword)" if phase.get("shipped") else reused
         rows[phase["phase"]] = f"{after}{phase['seconds']:.0f} s{reused}"
