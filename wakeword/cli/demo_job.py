@@ -274,7 +274,7 @@ def _real_line(config: DemoConfig, real: dict | None) -> str:
     return f"not counted: {shared} holds no Precise recordings of {config.phrase!r}"
 
 
-def _phase_rows(description, reports: tuple = (None, None)) -> dict:
+def _phase_rows(description, reports: tuple) -> dict:
     """What each training phase took, the validation phones' federated loss after it, and what its
     model misses on the validation phones at the threshold chosen for it there (``reports``: the
     fine-tuned model's evaluation, the server model's)."""
