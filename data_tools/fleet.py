@@ -82,7 +82,11 @@ class Fleet:
     def streams(self, split: str) -> list[PhoneStore]:
         """Background streams of a split: the first third (at least one if there are two or more)
         for "validation", the rest for "test"."""
-        streams = self.background()
+        return [PhoneStore(path) for path in self.stream_paths(split)]
+
+    def stream_paths(self, split: str) -> list[Path]:
+        """The store folders of :meth:`streams` (nothing in them opened)."""
+        streams = [self.root / rel for rel in self.description.get("background", [])]
         n_val = max(1, len(streams) // 3) if len(streams) >= 2 else 0
         return streams[:n_val] if split == "validation" else streams[n_val:]
 

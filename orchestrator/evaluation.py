@@ -48,6 +48,7 @@ __all__ = [
     "fleet_word_strings",
     "highest_negatives",
     "score_stores",
+    "threshold_for",
 ]
 
 TOP_NEGATIVES = 5  # validation negatives a report names (those that set the threshold)
@@ -266,10 +267,14 @@ def choose_threshold(negatives: list[NegativeScores], config: EvalConfig) -> tup
     """The threshold for ``config.target_fa_per_hour`` on validation ``negatives`` by
     ``config.threshold_rule``, and the rule that set it ("count" where the tail rule falls back)."""
     fa = fa_per_hour(negatives, THRESHOLDS, config.detector.refractory_windows)
+    return threshold_for(fa, sum(n.seconds for n in negatives) / 3600, config)
+
+
+def threshold_for(fa: np.ndarray, hours: float, config: EvalConfig) -> tuple[float, str]:
+    """:func:`choose_threshold` from the FA/h curve over ``THRESHOLDS`` of ``hours`` of negatives."""
     counted = operating_point(fa, THRESHOLDS, config.target_fa_per_hour)
     if config.threshold_rule == "count":
         return counted, "count"
-    hours = sum(n.seconds for n in negatives) / 3600
     tail = tail_operating_point(fa, THRESHOLDS, config.target_fa_per_hour, hours=hours)
     return tail, "tail" if tail < counted else "count"
 

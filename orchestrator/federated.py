@@ -197,20 +197,55 @@ def train_federated(
             if progress is not None:
                 progress("rounds", round_num, config.rounds)
         writer.flush()
-        keras_model = build_model(
-            config.model, (window.frames, window.features.n_mels), width=config.width, seed=config.seed
-        )
-        set_trainable(keras_model, config.train_layers)
-        comps.process.get_model_weights(state).assign_weights_to(keras_model)
-        set_trainable(keras_model, "all")
+        train_seconds = round(time.perf_counter() - started, 1)
+        weights, selection = comps.process.get_model_weights(state), None
+        if config.ship == "better" and initial is not None:
+            selection = _choose(comps, fleet, config, initial, weights, prepare, progress, log)
+            weights = initial if selection["shipped"] == "start" else weights
+        keras_model = _keras_model(config, window, weights)
     description = describe_run(
         mode="federated", classifier=keras_model, fleet=fleet, window=window, settings=settings,
-        history=history, train_seconds=round(time.perf_counter() - started, 1),
+        history=history, train_seconds=train_seconds, selection=selection,
         dp=_dp_report(config, len(train_ids)) if config.aggregator == "dp" else None,
         start_eval=start_eval,
     )  # fmt: skip
     save_run(run, classifier=keras_model, description=description)
     return description
+
+
+def _keras_model(config: FederatedConfig, window, weights):
+    """The Keras model holding TFF model ``weights`` (all of its weights trainable again)."""
+    keras_model = build_model(
+        config.model, (window.frames, window.features.n_mels), width=config.width, seed=config.seed
+    )
+    set_trainable(keras_model, config.train_layers)
+    weights.assign_weights_to(keras_model)
+    set_trainable(keras_model, "all")
+    return keras_model
+
+
+def _choose(comps, fleet: Fleet, config: FederatedConfig, start, final, prepare: bool, progress, log) -> dict:
+    """``config.ship`` better: which of the start and the fine-tuned weights misses fewer
+    validation phrases at the target (:mod:`orchestrator.phase_choice`), counted by the phones."""
+    from orchestrator.phase_choice import (
+        choose_model,
+        counting_computation,
+        prepare_scoring,
+        validation_members,
+    )
+
+    window = config.pipeline.window
+    if prepare:
+        prepare_scoring(fleet, window, progress)
+    count, ids = counting_computation(comps.model_fn, validation_members(fleet), window)
+    selection = choose_model(lambda weights: count(weights, ids), start, final)
+    start_frr, final_frr = selection["start"]["frr"], selection["final"]["frr"]
+    kept = "the start model (--init-from)" if selection["shipped"] == "start" else "the fine-tuned model"
+    log(
+        f"validation phrases missed at {selection['target_fa_per_hour']:g} FA/h: start "
+        f"{start_frr:.1%}, fine-tuned {final_frr:.1%}; shipping {kept}"
+    )
+    return selection
 
 
 def _phones(fleet: Fleet, config: FederatedConfig) -> tuple[list[str], list[str]]:

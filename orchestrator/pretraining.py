@@ -316,9 +316,10 @@ def train_pretrained(
     """The default recipe: :func:`server_model`, then federated fine-tuning of it on ``fleet``
     (``resume``, ``workers``, ``prepare``: as :func:`~orchestrator.federated.train_federated`'s).
 
-    Returns the federated run's description with ``phases``: each phase's time and the federated
-    evaluation (loss, accuracy) on the validation phones after it (also in run.json). The phones'
-    audio is read only inside their client computations, as in :func:`train_federated`.
+    Returns the federated run's description with ``phases``: each phase's time, the federated
+    evaluation (loss, accuracy; FRR at the target and its threshold) on the validation phones after
+    it, and whether model.keras is its model (``kept``: ``config.ship``; also in run.json). The
+    phones' audio is read only inside their client computations, as in :func:`train_federated`.
     """
     started = time.perf_counter()
     where = {"model": config.model, "width": config.width, "cache": cache}
@@ -329,7 +330,7 @@ def train_pretrained(
         fleet, out, dataclasses.replace(config, init_from=str(start)), resume=resume, workers=workers,
         prepare=prepare, progress=progress, log=log,
     )  # fmt: skip
-    last = description.history[-1]
+    last, chosen = description.history[-1], description.selection or {}
     phases = [
         {
             "phase": "server pre-training",
@@ -339,13 +340,15 @@ def train_pretrained(
             "seconds": round(server_seconds, 1),  # this run's: ~0 when the cached model is reused
             "reused": reused,
             "shipped": start.is_relative_to(shipped_server_models()),  # made by the project
-            "validation": _validation(description.start_eval or {}),
+            "validation": _validation(description.start_eval or {}, chosen.get("start")),
+            "kept": chosen.get("shipped") == "start",  # model.keras is this phase's model
         },
         {
             "phase": "federated fine-tuning",
             "rounds": len(description.history),
             "seconds": description.train_seconds,
-            "validation": _validation(last),
+            "validation": _validation(last, chosen.get("final")),
+            "kept": chosen.get("shipped", "final") == "final",
         },
     ]
     description = dataclasses.replace(description, phases=phases)
@@ -353,7 +356,11 @@ def train_pretrained(
     return description
 
 
-def _validation(row: dict) -> dict:
-    """The federated evaluation's loss and accuracy from a history row (or the start's)."""
+def _validation(row: dict, at_target: dict | None) -> dict:
+    """The federated evaluation's loss and accuracy from a history row (or the start's), and the
+    validation FRR and threshold at the target FA/h (:mod:`orchestrator.phase_choice`) if counted."""
     names = {"eval_loss": "loss", "eval_accuracy": "accuracy"}
-    return {name: round(float(row[key]), 5) for key, name in names.items() if key in row}
+    out = {name: round(float(row[key]), 5) for key, name in names.items() if key in row}
+    if at_target:
+        out.update({"frr": at_target["frr"], "threshold": at_target["threshold"]})
+    return out

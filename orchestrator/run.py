@@ -77,6 +77,9 @@ class RunDescription:
     dp: dict | None = None  # federated with dp: noise_multiplier, delta, epsilon
     start_eval: dict | None = None  # federated from a saved model: its eval_loss, eval_accuracy
     phases: list[dict] | None = None  # the default recipe: each phase and what it gained
+    # federated from a start model: each model's validation FRR at the target and which one
+    # model.keras holds ({"shipped": "start" or "final", "start": {...}, "final": {...}})
+    selection: dict | None = None
     extra: dict = field(default_factory=dict)  # any other key (written by another version)
 
     @property

@@ -294,6 +294,7 @@ class Computations:
         import tensorflow_federated as tff
 
         self.process, next_fn, model_fn = build_process(config, window, expected_clients)
+        self.model_fn = model_fn
         self.eval_process = tff.learning.algorithms.build_fed_eval(model_fn)
         phones = fleet.phone_ids()
         train_data = _dataset_computation(fleet, phones, config, training=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 from data_tools.fleet import Fleet
 from orchestrator.central import prepare_caches
 from orchestrator.federated import FederatedConfig
+from orchestrator.phase_choice import prepare_scoring
 from orchestrator.pretraining import PretrainConfig, train_pretrained
 
 
@@ -15,6 +16,7 @@ def main() -> None:
     fleet = Fleet(sys.argv[1])
     config = FederatedConfig(rounds=2, clients_per_round=3, eval_every=1)
     prepare_caches(fleet, fleet.training_ids() + fleet.validation_ids(), config.pipeline)  # device side
+    prepare_scoring(fleet, config.pipeline.window)  # the validation phones' and streams' own counts
     phones = str((Path(sys.argv[1]) / "phones").resolve())
     opened = []
 
@@ -33,7 +35,9 @@ def main() -> None:
     cache = Path(sys.argv[2]).parent / "server-cache"
     description = train_pretrained(fleet, sys.argv[2], config, server, cache=cache, prepare=False)
     last = description.history[-1]
-    print(f"rounds={len(description.history)} opened={len(opened)} loss={last['train_loss']:.4f}")
+    chosen = description.selection["shipped"]  # chosen by the phones' counts, in their computations
+    rounds = len(description.history)
+    print(f"rounds={rounds} opened={len(opened)} chosen={chosen} loss={last['train_loss']:.4f}")
 
 
 if __name__ == "__main__":  # the server's synthesis spawns processes that import this module

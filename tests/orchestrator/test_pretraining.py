@@ -84,6 +84,33 @@ def test_both_phases_run_and_are_recorded(default_run, tiny_fleet):
     assert "federated fine-tuning: " in log and "validation phones after it: loss" in log
 
 
+def test_the_run_keeps_the_phase_that_misses_fewer_validation_phrases(default_run, tiny_fleet):
+    """Each phase's validation FRR at 0.5 FA/h, counted by the phones in their client computations,
+    is what `wakeword eval` finds from the audio; model.keras is the better phase's model."""
+    from orchestrator.evaluation import evaluate_fleet
+    from wakeword.scoring import KerasScorer
+
+    root, log = default_run
+    run = json.loads((root / "run" / "run.json").read_text())
+    selection, phases = run["selection"], run["phases"]
+    models = {"start": run["settings"]["init_from"], "final": None}
+    for name, phase in zip(("start", "final"), phases):
+        counted = selection[name]
+        assert phase["validation"]["frr"] == counted["frr"]
+        assert phase["kept"] == (selection["shipped"] == name)
+        if models[name] is not None:  # the start model, evaluated from the audio
+            classifier, _, window = load_run(models[name])
+            report = evaluate_fleet(KerasScorer(classifier, window), tiny_fleet, split="validation")
+            assert report.threshold == counted["threshold"]
+            assert report.validation["frr"] == pytest.approx(counted["frr"], abs=1e-5)
+            assert report.validation["fa_per_hour"] == pytest.approx(counted["fa_per_hour"], abs=1e-3)
+    better = "start" if selection["start"]["frr"] < selection["final"]["frr"] else "final"
+    assert selection["shipped"] == better and "validation phrases missed at 0.5 FA/h: start" in log
+    kept = _weights(root / "run")
+    same = all(np.array_equal(a, b) for a, b in zip(kept, _weights(Path(models["start"]))))
+    assert same == (better == "start")
+
+
 # phase 1 has no checkpoints: a resumed run makes it again, the same (slow, 75-95 s: the default
 # suite runs phase 1 from the start in `default_run`, and the kill -9 resume test below)
 @pytest.mark.slow

@@ -164,13 +164,15 @@ def _evaluate(config: DemoConfig, fleet, description, *, progress: Callable | No
         "progress": progress,
         "config": EvalConfig(target_fa_per_hour=config.target_fa_per_hour),
     }
-    server = None
-    if description.phases:
-        server = evaluate_to(config.out / "eval-server", description.phases[0]["model"], fleet, **options)
     report = evaluate_to(
         config.out / "eval", config.out / "run", fleet, **options,
         title=f"{config.phrase!r}: {description.model}, {config.rounds} federated rounds",
     )  # fmt: skip
+    server = None
+    if description.phases and description.phases[0].get("kept"):
+        server = report  # the run kept the server's model: the same model
+    elif description.phases:
+        server = evaluate_to(config.out / "eval-server", description.phases[0]["model"], fleet, **options)
     return report, server
 
 
@@ -202,14 +204,14 @@ def _summary(config: DemoConfig, fleet, description, reports, tflite, detection,
             f"{len(fleet.training_ids())} / {len(fleet.validation_ids())} / {len(fleet.phone_ids('test'))}"
         ),
         "model": f"{description.model} ({description.parameters:,} parameters)",
-        **_phase_rows(description, reports),
+        **_phase_rows(description),
         "federated rounds": len(description.history),
         f"FRR at {config.target_fa_per_hour:g} FA/h (threshold from validation)": f"{test['frr']:.1%}",
         "FA/h on held-out audio at that threshold": (
             f"{test['fa_per_hour']:.2f} over {test['negative_hours']:.2f} h"
         ),
         "oracle FRR at 0.5 / 1 / 2 / 5 FA/h": _oracle(report),
-        **({"the server's model alone, same phones": _operating_point(server)} if server else {}),
+        **({"the server's model alone, same phones": _server_line(description, server)} if server else {}),
         "hard negatives accepted (partial / sound-alike)": (
             f"{hard.get('partial', float('nan')):.1%} / {hard.get('soundalike', float('nan')):.1%}"
         ),
@@ -229,6 +231,13 @@ def _summary(config: DemoConfig, fleet, description, reports, tflite, detection,
             f"{timings['export']:.0f} s (total {timings['total']:.0f} s)"
         ),
     }
+
+
+def _server_line(description, server) -> str:
+    """The server model's held-out numbers, or that the run kept it (then the lines above are its)."""
+    if description.phases[0].get("kept"):
+        return "kept by the run (fewer validation phrases missed than after fine-tuning): as above"
+    return _operating_point(server)
 
 
 def _operating_point(report) -> str:
@@ -274,22 +283,21 @@ def _real_line(config: DemoConfig, real: dict | None) -> str:
     return f"not counted: {shared} holds no Precise recordings of {config.phrase!r}"
 
 
-def _phase_rows(description, reports: tuple) -> dict:
-    """What each training phase took, the validation phones' federated loss after it, and what its
-    model misses on the validation phones at the threshold chosen for it there (``reports``: the
-    fine-tuned model's evaluation, the server model's)."""
-    report, server = reports
-    evaluated = {"server pre-training": server, "federated fine-tuning": report}
+def _phase_rows(description) -> dict:
+    """What each training phase took, the validation phones' federated loss after it, what its
+    model misses on the validation phones at the threshold chosen for it there (counted by the
+    phones in training, :mod:`orchestrator.phase_choice`), and which model the run kept."""
+    target = (description.selection or {}).get("target_fa_per_hour")
     rows = {}
     for phase in description.phases or []:
         val = phase["validation"]
         after = f"validation loss {val['loss']:.4f}, " if "loss" in val else ""
-        scored = evaluated.get(phase["phase"])
-        if scored is not None and scored.validation:
-            after += f"FRR {scored.validation['frr']:.1%} at {scored.target_fa_per_hour:g} FA/h, "
+        if "frr" in val:
+            after += f"FRR {val['frr']:.1%} at {target:g} FA/h, "
         reused = " (cached model reused)" if phase.get("reused") else ""
         reused = " (the model shipped with wakeword)" if phase.get("shipped") else reused
-        rows[phase["phase"]] = f"{after}{phase['seconds']:.0f} s{reused}"
+        kept = ", kept" if phase.get("kept") and description.selection else ""
+        rows[phase["phase"]] = f"{after}{phase['seconds']:.0f} s{reused}{kept}"
     return rows
 
 

@@ -167,10 +167,17 @@ def _run_central(args: argparse.Namespace, fleet, config) -> int:
 
 
 def phase_lines(description) -> list[str]:
-    """One line per phase of the default recipe: its time and the validation phones' loss after it."""
+    """One line per phase of the default recipe: its time, the validation phones' loss after it,
+    the phrases its model misses there at the target, and which phase's model the run keeps."""
+    target = (description.selection or {}).get("target_fa_per_hour")
     lines = []
     for phase in description.phases or []:
         val = phase["validation"]
-        after = f"loss {val['loss']:.4f}, accuracy {val['accuracy']:.3f}" if val else "not evaluated"
-        lines.append(f"{phase['phase']}: {phase['seconds']:.0f} s; validation phones after it: {after}")
+        after = (
+            f"loss {val['loss']:.4f}, accuracy {val['accuracy']:.3f}" if "loss" in val else "not evaluated"
+        )
+        if "frr" in val:
+            after += f", {val['frr']:.1%} missed at {target:g} FA/h"
+        kept = " <- model.keras" if phase.get("kept") and description.selection else ""
+        lines.append(f"{phase['phase']}: {phase['seconds']:.0f} s; validation phones after it: {after}{kept}")
     return lines
