@@ -5,7 +5,9 @@ own (never a phone's audio) and trains on them centrally; the model is cached in
 ~/.cache/wakeword/server and reused by every later run with the same phrase and settings ("hey
 computer" with the default settings: the model ships with wakeword, so phase 1 takes no time).
 2. Federated fine-tuning: TensorFlow Federated rounds over the training phones start from that
-model; raw audio never leaves a phone. --from-scratch skips phase 1 (federated from a random
+model; raw audio never leaves a phone. The run then keeps the model, before or after the
+rounds, that misses fewer validation phrases at 0.5 FA/h (each validation phone counts its own
+detections; --ship final keeps the fine-tuned one). --from-scratch skips phase 1 (federated from a random
 start: far worse, see docs/BENCHMARKS.md), --init-from RUN starts from another run's model.
 Centralized (--central): the same model on the pooled audio of the training phones, the baseline a
 company collecting everyone's recordings would get.
@@ -39,7 +41,7 @@ FEDERATED = (
     "rounds", "clients_per_round", "client_epochs", "client_learning_rate", "client_optimizer",
     "client_schedule", "fairness_q", "server_optimizer", "server_learning_rate", "server_schedule",
     "server_momentum", "proximal_strength", "train_layers", "dropout_rate", "eval_every", "eval_clients",
-    "aggregator", "dp_noise_multiplier", "dp_clip", "dp_clipping", "dp_target_epsilon", "dp_delta",
+    "aggregator", "dp_noise_multiplier", "dp_clip", "dp_clipping", "dp_target_epsilon", "dp_delta", "ship",
 )  # fmt: skip
 
 
