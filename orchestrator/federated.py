@@ -202,6 +202,8 @@ def train_federated(
         if config.ship == "better" and initial is not None:
             selection = _choose(comps, fleet, config, initial, weights, prepare, progress, log)
             weights = initial if selection["shipped"] == "start" else weights
+        elif config.ship == "better" and config.init_from:
+            log(f"{config.init_from} is gone: keeping the fine-tuned model without comparing")
         keras_model = _keras_model(config, window, weights)
     description = describe_run(
         mode="federated", classifier=keras_model, fleet=fleet, window=window, settings=settings,
