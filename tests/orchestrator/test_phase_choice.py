@@ -62,3 +62,12 @@ def test_the_start_is_kept_only_where_it_misses_fewer():
     assert choose_model(measured.get, "start", "final")["shipped"] == "start"
     measured["final"] = counts(3)
     assert choose_model(measured.get, "start", "final")["shipped"] == "final"
+
+
+def test_ship_is_checked():
+    from orchestrator.federated_config import FederatedConfig
+    from wakeword.errors import ParameterError
+
+    assert FederatedConfig().ship == "better" and FederatedConfig(ship="final").ship == "final"
+    with pytest.raises(ParameterError, match="`ship`"):
+        FederatedConfig(ship="best")
