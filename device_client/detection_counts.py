@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from device_client.pipeline import CACHE_DIR, CACHE_STEM
+from device_client.pipeline import CACHE_DIR, CACHE_STEM, write_cache_record
 from device_client.store import HARD_KINDS, MANIFEST, PhoneStore
-from wakeword.fileio import atomic_write
 from wakeword.frontend import features_of
 from wakeword.scoring import pad_for_streaming
 from wakeword.window import DEFAULT_WINDOW, WindowConfig
@@ -53,8 +52,6 @@ def ensure_scoring_cache(store: PhoneStore, window: WindowConfig = DEFAULT_WINDO
     a hard negative) and ``times`` (float64 bytes, clips x 3: the phrase's start and end in
     seconds, -1 if none, and the clip's duration). Background streams are included.
     """
-    import tensorflow as tf
-
     path = scoring_cache_path(store, window)
     key_file = path.with_suffix(".key")
     key = _scoring_key(store, window)
@@ -76,17 +73,8 @@ def ensure_scoring_cache(store: PhoneStore, window: WindowConfig = DEFAULT_WINDO
         times.append((*span, clip.duration))
     n_mels = window.features.n_mels
     all_feats = np.concatenate(feats).astype(np.float32) if feats else np.zeros((0, n_mels), np.float32)
-    feature = {"feats": tf.train.Feature(bytes_list=tf.train.BytesList(value=[all_feats.tobytes()]))}
-    feature.update({k: tf.train.Feature(int64_list=tf.train.Int64List(value=v)) for k, v in columns.items()})
-    times_bytes = np.asarray(times, np.float64).reshape(-1, 3).tobytes()
-    feature["times"] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[times_bytes]))
-    example = tf.train.Example(features=tf.train.Features(feature=feature))
-    tmp = path.with_name(f".{path.name}.writing")
-    with tf.io.TFRecordWriter(str(tmp)) as writer:
-        writer.write(example.SerializeToString())
-    tmp.replace(path)
-    with atomic_write(key_file, "w") as handle:  # the key is written last: complete
-        handle.write(key)
+    raw = {"feats": all_feats.tobytes(), "times": np.asarray(times, np.float64).reshape(-1, 3).tobytes()}
+    write_cache_record(path, key_file, key, raw=raw, ints=columns)
     return path
 
 

@@ -107,8 +107,6 @@ def ensure_feature_cache(store: PhoneStore, window: WindowConfig = DEFAULT_WINDO
     (1 positive), ``hard`` (1 for a partial phrase or sound-alike) and ``span_start``/``span_end``
     (frames of the phrase, -1 if none). Long streams are left out (they are for evaluation).
     """
-    import tensorflow as tf
-
     path = cache_path(store, window)
     if cache_is_current(store, window):
         return path
@@ -139,38 +137,29 @@ def ensure_feature_cache(store: PhoneStore, window: WindowConfig = DEFAULT_WINDO
             span_start.append(-1)
             span_end.append(-1)
     all_feats = np.concatenate(feats).astype(np.float32) if feats else np.zeros((0, cfg.n_mels), np.float32)
-    example = tf.train.Example(
-        features=tf.train.Features(
-            feature={
-                "feats": _bytes(all_feats.tobytes()),
-                "starts": _ints(starts),
-                "lengths": _ints(lengths),
-                "labels": _ints(labels),
-                "hard": _ints(hard),
-                "span_start": _ints(span_start),
-                "span_end": _ints(span_end),
-            }
-        )
+    raw = {"feats": all_feats.tobytes()}
+    ints = {"starts": starts, "lengths": lengths, "labels": labels, "hard": hard, "span_start": span_start,
+            "span_end": span_end}  # fmt: skip
+    write_cache_record(path, _key_path(store, window), cache_key(store, window), raw=raw, ints=ints)
+    return path
+
+
+def write_cache_record(path: Path, key_path: Path, key: str, *, raw: dict, ints: dict) -> None:
+    """Write a phone's one-record cache file atomically, then the key it was built for (last: a
+    cache with its key is complete). ``raw``: name -> bytes; ``ints``: name -> list of ints."""
+    import tensorflow as tf
+
+    feature = {k: tf.train.Feature(bytes_list=tf.train.BytesList(value=[v])) for k, v in raw.items()}
+    feature.update(
+        {k: tf.train.Feature(int64_list=tf.train.Int64List(value=list(v))) for k, v in ints.items()}
     )
+    example = tf.train.Example(features=tf.train.Features(feature=feature))
     tmp = path.with_name(f".{path.name}.writing")
     with tf.io.TFRecordWriter(str(tmp)) as writer:
         writer.write(example.SerializeToString())
     tmp.replace(path)
-    with atomic_write(_key_path(store, window), "w") as handle:  # the key is written last: complete
-        handle.write(cache_key(store, window))
-    return path
-
-
-def _bytes(value: bytes):
-    import tensorflow as tf
-
-    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
-
-
-def _ints(values: list[int]):
-    import tensorflow as tf
-
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
+    with atomic_write(key_path, "w") as handle:
+        handle.write(key)
 
 
 # --- windows, in TensorFlow ops -------------------------------------------------------------------

@@ -43,6 +43,7 @@ from orchestrator.federated_config import (
     expected_clients,
     sample_clients,
 )
+from orchestrator.phase_choice import choose_for_run
 from orchestrator.run import RUN_FILE, RunDescription, describe_run, save_run
 from orchestrator.tff_process import Computations, rebuild_like
 from orchestrator.trainable_tail import set_trainable
@@ -200,8 +201,11 @@ def train_federated(
         train_seconds = round(time.perf_counter() - started, 1)
         weights, selection = comps.process.get_model_weights(state), None
         if config.ship == "better" and initial is not None:
-            selection = _choose(comps, fleet, config, initial, weights, prepare, progress, log)
-            weights = initial if selection["shipped"] == "start" else weights
+            selection = choose_for_run(
+                comps.model_fn, fleet, config.pipeline.window, initial, weights, prepare=prepare,
+                progress=progress, log=log,
+            )  # fmt: skip
+            weights = initial if selection and selection["shipped"] == "start" else weights
         elif config.ship == "better" and config.init_from:
             log(f"{config.init_from} is gone: keeping the fine-tuned model without comparing")
         keras_model = _keras_model(config, window, weights)
@@ -224,30 +228,6 @@ def _keras_model(config: FederatedConfig, window, weights):
     weights.assign_weights_to(keras_model)
     set_trainable(keras_model, "all")
     return keras_model
-
-
-def _choose(comps, fleet: Fleet, config: FederatedConfig, start, final, prepare: bool, progress, log) -> dict:
-    """``config.ship`` better: which of the start and the fine-tuned weights misses fewer
-    validation phrases at the target (:mod:`orchestrator.phase_choice`), counted by the phones."""
-    from orchestrator.phase_choice import (
-        choose_model,
-        counting_computation,
-        prepare_scoring,
-        validation_members,
-    )
-
-    window = config.pipeline.window
-    if prepare:
-        prepare_scoring(fleet, window, progress)
-    count, ids = counting_computation(comps.model_fn, validation_members(fleet), window)
-    selection = choose_model(lambda weights: count(weights, ids), start, final)
-    start_frr, final_frr = selection["start"]["frr"], selection["final"]["frr"]
-    kept = "the start model (--init-from)" if selection["shipped"] == "start" else "the fine-tuned model"
-    log(
-        f"validation phrases missed at {selection['target_fa_per_hour']:g} FA/h: start "
-        f"{start_frr:.1%}, fine-tuned {final_frr:.1%}; shipping {kept}"
-    )
-    return selection
 
 
 def _phones(fleet: Fleet, config: FederatedConfig) -> tuple[list[str], list[str]]:

@@ -23,6 +23,7 @@ from orchestrator.evaluation import EvalConfig, threshold_for
 from wakeword.metrics import THRESHOLDS
 
 __all__ = [
+    "choose_for_run",
     "choose_model",
     "counting_computation",
     "operating_summary",
@@ -32,7 +33,7 @@ __all__ = [
 
 
 def validation_members(fleet: Fleet) -> dict[str, str]:
-    """``{id: scoring cache path}`` of the validation phones and validation streams (nothing opened)."""
+    """``{id: store folder}`` of the validation phones and validation streams (nothing opened)."""
     folders = {p: fleet.store_path(p) for p in fleet.validation_ids()}
     folders.update({path.name: path for path in fleet.stream_paths("validation")})
     return {key: str(path.resolve()) for key, path in folders.items()}
@@ -121,3 +122,26 @@ def choose_model(count: Callable[[object], dict], start, final, config: EvalConf
         "target_fa_per_hour": config.target_fa_per_hour,
         **summaries,
     }
+
+
+def choose_for_run(
+    model_fn, fleet: Fleet, window, start, final, *, prepare: bool, progress: Callable | None, log: Callable
+) -> dict | None:
+    """A run's ``--ship better`` step: :func:`choose_model` over the validation phones and streams
+    (each builds its scoring cache first if ``prepare``); None where there is nothing to count on."""
+    members = validation_members(fleet)
+    if not members:
+        log("no validation phones or streams to compare the models on: keeping the fine-tuned one")
+        return None
+    if prepare:
+        prepare_scoring(fleet, window, progress)
+    log(f"counting both models' detections on {len(members)} validation phones and streams")
+    count, ids = counting_computation(model_fn, members, window)
+    selection = choose_model(lambda weights: count(weights, ids), start, final)
+    start_frr, final_frr = selection["start"]["frr"], selection["final"]["frr"]
+    kept = "the start model (--init-from)" if selection["shipped"] == "start" else "the fine-tuned model"
+    log(
+        f"validation phrases missed at {selection['target_fa_per_hour']:g} FA/h: start "
+        f"{start_frr:.1%}, fine-tuned {final_frr:.1%}; shipping {kept}"
+    )
+    return selection
