@@ -137,7 +137,16 @@ def choose_for_run(
         prepare_scoring(fleet, window, progress)
     log(f"counting both models' detections on {len(members)} validation phones and streams")
     count, ids = counting_computation(model_fn, members, window)
-    selection = choose_model(lambda weights: count(weights, ids), start, final)
+    done = []
+
+    def counted(weights):
+        counts = count(weights, ids)
+        done.append(1)
+        if progress is not None:
+            progress("models counted on the validation phones", len(done), 2)
+        return counts
+
+    selection = choose_model(counted, start, final)
     start_frr, final_frr = selection["start"]["frr"], selection["final"]["frr"]
     kept = "the start model (--init-from)" if selection["shipped"] == "start" else "the fine-tuned model"
     log(

@@ -8,7 +8,7 @@ import pytest
 
 from device_client.detection_counts import detection_counts, ensure_scoring_cache
 from orchestrator.evaluation import EvalConfig, choose_threshold, score_stores
-from orchestrator.phase_choice import choose_model, operating_summary, validation_members
+from orchestrator.phase_choice import choose_for_run, choose_model, operating_summary, validation_members
 from wakeword.metrics import THRESHOLDS, fa_per_hour, false_reject_rate
 
 
@@ -71,3 +71,23 @@ def test_ship_is_checked():
     assert FederatedConfig().ship == "better" and FederatedConfig(ship="final").ship == "final"
     with pytest.raises(ParameterError, match="`ship`"):
         FederatedConfig(ship="best")
+
+
+def test_no_validation_members_keeps_the_fine_tuned_model(tmp_path):
+    """A fleet without validation phones or streams: nothing to count on, the run says so and
+    keeps the fine-tuned model (None), opening no store."""
+    import json
+
+    from data_tools.fleet import Fleet
+
+    description = {
+        "format": "wakeword-fleet", "version": 1, "phrase": "hey computer", "background": [],
+        "phones": [{"path": "phones/p0", "phone_id": "p0", "split": "train"}],
+    }  # fmt: skip
+    (tmp_path / "fleet.json").write_text(json.dumps(description))
+    lines = []
+    chosen = choose_for_run(
+        None, Fleet(tmp_path), None, "start", "final", prepare=True, progress=None, log=lines.append
+    )  # fmt: skip
+    assert chosen is None and validation_members(Fleet(tmp_path)) == {}
+    assert lines == ["no validation phones or streams to compare the models on: keeping the fine-tuned one"]
