@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     out = OUT / f"server-{args.server_owner_voices}"
     schedule = ["--rounds", args.rounds, "--clients-per-round", args.clients_per_round]
     schedule += ["--server-owner-voices", args.server_owner_voices]
+    schedule += ["--ship", "final"]  # the fine-tuned model: what DP costs it, not the better phase
     common = [*schedule, "--train-layers", args.train_layers]
     runs = {"no DP": (out / f"mean-{args.train_layers}", [*common, "--aggregator", "mean"])}
     for eps in args.epsilons:  # in the order given: a bench stopped early has the first ones

@@ -36,7 +36,8 @@ def run_seed(fleet, server: Path, seed: int, rounds: int, *, model: str) -> list
     fed = OUT / f"teach-{model}-federated-{seed}"
     if not _finished(fed):
         resume = (fed / "checkpoints" / "latest.json").exists()
-        config = FederatedConfig(init_from=str(server), rounds=rounds, seed=seed)
+        # the fine-tuned model, not the better phase a run ships: what the phones teach is measured
+        config = FederatedConfig(init_from=str(server), rounds=rounds, seed=seed, ship="final")
         train_federated(fleet, fed, config, resume=resume)
     central = OUT / f"teach-{model}-central-{seed}"
     if not _finished(central):

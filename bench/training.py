@@ -184,7 +184,8 @@ def pretrained(fleet_dir: Path, *, jobs: int | None = None) -> list[dict]:
         resume = (run / "checkpoints" / "latest.json").exists()
         options = dict(FINE_TUNING)  # the client batch size lives in the data pipeline's settings
         batch = PipelineConfig(batch_size=options.pop("client_batch_size"))
-        config = FederatedConfig(init_from=str(server), pipeline=batch, **options)
+        # the fine-tuned model, not the better phase a run ships: what fine-tuning gives is measured
+        config = FederatedConfig(init_from=str(server), pipeline=batch, ship="final", **options)
         train_federated(fleet, run, config, resume=resume)
     rows.append(_row("+ federated fine-tuning", run, _evaluate(run, fleet)))
 
