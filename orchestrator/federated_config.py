@@ -145,7 +145,7 @@ class FederatedConfig:
     # The defaults are the fine-tuning phase of the default recipe (small drift: one local epoch in
     # batches of 256, about 4 steps per phone), measured best from a pre-trained start on the
     # 200-phone fleet (docs/BENCHMARKS.md). From a random start, 2 epochs in batches of 32 at
-    # 0.05 did better: on 1,000 phones, 300 rounds of 50 came within 1 point of central at 2 FA/h.
+    # 0.05 did better: on 1,000 phones, 300 rounds of 50 came within 2 points of central at 2 FA/h.
     rounds: int = setting(160, doc="federated rounds")
     clients_per_round: int = setting(10, doc="phones sampled per round")
     client_epochs: int = setting(1, doc="local passes over a phone's windows per round")

@@ -9,7 +9,7 @@ model; raw audio never leaves a phone. The run then keeps the model, before or a
 rounds, that misses fewer validation phrases at 0.5 FA/h (each validation phone counts its own
 detections; --ship final keeps the fine-tuned one). --from-scratch skips phase 1 (federated from a random
 start: it needs a large fleet, many phones per round and many rounds, and other client steps, as in the
-example below: on 1,000 synthetic phones it came within 1 point of central training at 2 FA/h, yet
+example below: on 1,000 synthetic phones it came within 2 points of central training at 2 FA/h, yet
 fired more on real speech than the default; on small fleets it stalls; docs/BENCHMARKS.md section 2),
 --init-from RUN starts from another run's model.
 Centralized (--central): the same model on the pooled audio of the training phones, the baseline a
